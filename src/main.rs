@@ -1,1 +1,19 @@
-fn main() {}
+//! The `imgbuild` binary: parse, build the printer, run, report.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use imgbuild::cli::Cli;
+use imgbuild::ui::{Printer, report};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::from_args(&cli.global);
+    if let Err(e) = imgbuild::interrupt::install() {
+        printer.warn(&format!("Ctrl-C will not clean up temporary files: {e}"));
+    }
+    match imgbuild::run(&cli, &printer) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report::render(&printer, &err, imgbuild::stdout_is_image(&cli)),
+    }
+}

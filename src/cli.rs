@@ -1,0 +1,201 @@
+//! The command line, as clap derive types only: no I/O and no checks beyond clap's own.
+//! `options.rs` turns these into checked options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const BUILD_EXAMPLES: &str = "\
+Examples:
+  # An OCI archive for arm64, tagged; the image digest is printed on stdout
+  imgbuild build ./dist -o app.tar --platform linux/arm64 -t app:1.4
+
+  # Stream the archive into skopeo
+  imgbuild build ./site -o - | skopeo copy oci-archive:/dev/stdin oci:layout:site
+
+  # An image layout directory (created, or added to when it already is one)
+  imgbuild build ./dist --format oci-dir -o ./layout -t app:1.4
+
+  # Reproducible in CI: same tree + same epoch = same bytes, on any machine
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) imgbuild build ./dist -o app.tar --normalize-modes
+
+  # A runnable image
+  imgbuild build ./rootfs -o app.tar --entrypoint /bin/app --cmd '[\"--port\", \"8080\"]' --expose 8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imgbuild",
+    version,
+    about = "Build OCI container images from a directory: no daemon, no root, reproducible",
+    propagate_version = true,
+    help_expected = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Print nothing but errors and the result on stdout
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// List ignored paths and why, and per-stage timings
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// When to use colors on stderr
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// How to show progress on stderr
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, global = true, value_name = "MODE")]
+    pub progress: ProgressChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Color when stderr is a terminal and NO_COLOR is unset
+    Auto,
+    /// Always color
+    Always,
+    /// Never color
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressChoice {
+    /// A progress bar when stderr is a terminal
+    Auto,
+    /// One line per stage, for CI logs
+    Plain,
+    /// No progress output
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a directory
+    #[command(after_help = BUILD_EXAMPLES)]
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A tar of an OCI image layout, with Docker's manifest.json (docker/podman load)
+    OciArchive,
+    /// An OCI image layout directory
+    OciDir,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionChoice {
+    /// gzip (the most widely supported)
+    Gzip,
+    /// zstd (faster, smaller; needs recent consumers)
+    Zstd,
+    /// No compression
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The directory whose contents become the image's layer
+    #[arg(value_name = "CONTEXT")]
+    pub context: PathBuf,
+
+    /// Where to write the image: a file, a directory (with --format oci-dir), or - for stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::OciArchive, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Target platform as OS/ARCH[/VARIANT] [default: linux/amd64]
+    #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Tag the image NAME[:TAG] (repeatable); recorded exactly as given
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+
+    /// Set an environment variable in the image (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Set a label in the image config (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+
+    /// Set an annotation on the manifest (repeatable)
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+
+    /// The program to run: a JSON array, or words split as a shell would ('' clears it)
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+
+    /// Default arguments (or command): a JSON array, or words split as a shell would
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    pub cmd: Option<String>,
+
+    /// Working directory of the container (absolute)
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// User (and group) the container runs as
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
+    /// Declare a port the container listens on (repeatable)
+    #[arg(long = "expose", value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
+
+    /// Place the context under this absolute path in the image (parents are created)
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<String>,
+
+    /// Owner of every entry, as numeric UID:GID [default: 0:0]
+    #[arg(long, value_name = "UID:GID")]
+    pub chown: Option<String>,
+
+    /// Store modes as 0755 (directories, executables) or 0644, independent of the umask
+    #[arg(long)]
+    pub normalize_modes: bool,
+
+    /// Layer compression
+    #[arg(long, value_enum, default_value_t = CompressionChoice::Gzip, value_name = "ALGO")]
+    pub compression: CompressionChoice,
+
+    /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
+
+    /// Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// One more file of .dockerignore patterns, applied after the context's own
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+
+    /// Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<String>,
+
+    /// Print a JSON document describing the image instead of the digest
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand: each turns checked options into calls down the pipeline and
+//! reports the result through the `Printer`.
+
+pub mod build;

@@ -1,0 +1,85 @@
+//! Stage 1 of the pipeline, the walk: the build context on disk becomes an ordered list of
+//! `ContextEntry` values (metadata only; contents are read later, once, by the layer writer).
+//!
+//! Order: depth first, a directory before its children, siblings sorted by the raw bytes of
+//! their names. So `a/` comes before `a/b`, which comes before `a.txt`.
+
+pub mod dockerignore;
+pub mod walk;
+
+pub use walk::{IgnoreOptions, walk};
+
+/// What kind of thing an entry is, as stored in the layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    /// A symbolic link, with its target exactly as stored on disk (never followed).
+    Symlink(Vec<u8>),
+    /// A second (third, ...) path of a regular file with several links: the value is the
+    /// context-relative path of the first path of the group in entry order.
+    HardLink(Vec<u8>),
+}
+
+/// One file, directory or link of the context, with the metadata its tar header needs and
+/// what the layer writer needs to notice a file that changes while it is read.
+#[derive(Debug, Clone)]
+pub struct ContextEntry {
+    /// Path relative to the context root, `/`-separated, no leading `./`, no trailing `/`.
+    pub rel_path: Vec<u8>,
+    pub kind: EntryKind,
+    /// Permission bits including setuid, setgid and sticky (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// Content size for regular files, 0 for everything else.
+    pub size: u64,
+    /// Modification time in whole seconds since the epoch.
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub ctime: i64,
+    pub ctime_nsec: i64,
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+}
+
+impl ContextEntry {
+    pub fn display_path(&self) -> String {
+        crate::error::escape_bytes(&self.rel_path)
+    }
+}
+
+/// Why a path was left out, for `-v`.
+#[derive(Debug, Clone)]
+pub struct Ignored {
+    pub rel_path: Vec<u8>,
+    pub is_dir: bool,
+    pub reason: String,
+}
+
+/// The walked context: entries in layer order, plus what was left out and why.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub entries: Vec<ContextEntry>,
+    pub ignored: Vec<Ignored>,
+    /// Paths of sockets that were skipped (a warning each).
+    pub sockets: Vec<Vec<u8>>,
+}
+
+impl Context {
+    /// Number of regular files (hard links counted once).
+    pub fn file_count(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .count() as u64
+    }
+
+    /// Total bytes of file content that will be read.
+    pub fn content_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| e.size)
+            .sum()
+    }
+}

@@ -1,0 +1,70 @@
+//! Manifests (one per platform) and the image index: descriptors with their media types
+//! always set, annotations for tags and creation time.
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::{
+    Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, ImageManifestBuilder, MediaType,
+};
+
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+
+/// A descriptor for a blob we wrote.
+pub fn descriptor(
+    media_type: MediaType,
+    digest: &crate::digest::Sha256Sum,
+    size: u64,
+) -> Descriptor {
+    Descriptor::new(media_type, size, digest.to_oci())
+}
+
+pub fn build_manifest(
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+    annotations: &[(String, String)],
+) -> Result<ImageManifest> {
+    let mut b = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config)
+        .layers(layers);
+    if !annotations.is_empty() {
+        b = b.annotations(annotations.iter().cloned().collect::<HashMap<_, _>>());
+    }
+    b.build().context("building the image manifest")
+}
+
+pub fn build_index(
+    manifests: Vec<Descriptor>,
+    annotations: &[(String, String)],
+) -> Result<ImageIndex> {
+    let mut b = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests);
+    if !annotations.is_empty() {
+        b = b.annotations(annotations.iter().cloned().collect::<HashMap<_, _>>());
+    }
+    b.build().context("building the image index")
+}
+
+/// The descriptor as it goes into `index.json` for one tag (or none).
+pub fn tagged(desc: &Descriptor, tag: Option<&str>) -> Descriptor {
+    let mut d = desc.clone();
+    if let Some(tag) = tag {
+        let mut ann = d.annotations().clone().unwrap_or_default();
+        ann.insert(ANNOTATION_REF_NAME.to_owned(), tag.to_owned());
+        d.set_annotations(Some(ann));
+    }
+    d
+}
+
+/// The tag recorded on an `index.json` entry, if any.
+pub fn ref_name(desc: &Descriptor) -> Option<&str> {
+    desc.annotations()
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_REF_NAME))
+        .map(String::as_str)
+}

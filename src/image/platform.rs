@@ -1,0 +1,169 @@
+//! Platforms: parse `os/arch[/variant]` with the common aliases, normalise them the way the
+//! OCI image-index spec and containerd do, and convert to `oci_spec` values.
+
+use std::fmt;
+
+use oci_spec::image::{Arch, Os};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+const KNOWN: &str = "linux/amd64, linux/arm64[/v8], linux/arm/v7, linux/arm/v6, linux/386, \
+                     linux/ppc64le, linux/s390x, linux/riscv64";
+
+impl Platform {
+    /// Parse and normalise: `x86_64`→`amd64`, `aarch64`→`arm64` (variant `v8`), `armhf`→
+    /// `arm/v7`, `armel`→`arm/v6`, `i386`/`i686`→`386`; `arm` defaults to `v7`, `arm64` to `v8`.
+    pub fn parse(text: &str) -> Result<Platform, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        let parts: Vec<&str> = lower.split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, variant] => (*os, *arch, Some(*variant)),
+            _ => {
+                return Err(format!(
+                    "'{text}' is not a platform: write OS/ARCH[/VARIANT], one of {KNOWN}"
+                ));
+            }
+        };
+        if os != "linux" {
+            return Err(format!(
+                "'{text}': only linux images can be built from a directory (accepted: {KNOWN})"
+            ));
+        }
+        let (arch, default_variant) = match arch {
+            "amd64" | "x86_64" | "x86-64" => ("amd64", None),
+            "arm64" | "aarch64" => ("arm64", Some("v8")),
+            "arm" => ("arm", Some("v7")),
+            "armhf" => ("arm", Some("v7")),
+            "armel" => ("arm", Some("v6")),
+            "386" | "i386" | "i686" | "x86" => ("386", None),
+            "ppc64le" => ("ppc64le", None),
+            "s390x" => ("s390x", None),
+            "riscv64" => ("riscv64", None),
+            _ => {
+                return Err(format!(
+                    "'{text}': unknown architecture '{arch}' (accepted: {KNOWN})"
+                ));
+            }
+        };
+        let variant = match (arch, variant) {
+            (_, None) => default_variant.map(str::to_owned),
+            ("arm64", Some("v8" | "8")) => Some("v8".to_owned()),
+            ("arm", Some(v @ ("v5" | "v6" | "v7" | "5" | "6" | "7"))) => {
+                Some(format!("v{}", v.trim_start_matches('v')))
+            }
+            ("amd64", Some(v @ ("v1" | "v2" | "v3" | "v4"))) => Some(v.to_owned()),
+            (_, Some(v)) => {
+                return Err(format!(
+                    "'{text}': '{v}' is not a variant of {arch} (accepted: {KNOWN})"
+                ));
+            }
+        };
+        Ok(Platform {
+            os: os.to_owned(),
+            architecture: arch.to_owned(),
+            variant,
+        })
+    }
+
+    pub fn os(&self) -> Os {
+        Os::from(self.os.as_str())
+    }
+
+    pub fn arch(&self) -> Arch {
+        Arch::from(self.architecture.as_str())
+    }
+
+    pub fn to_oci(&self) -> oci_spec::image::Platform {
+        let mut p = oci_spec::image::Platform::default();
+        p.set_os(self.os());
+        p.set_architecture(self.arch());
+        p.set_variant(self.variant.clone());
+        p
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! parses {
+        ($input:expr, $shown:expr) => {
+            assert_eq!(
+                Platform::parse($input).unwrap().to_string(),
+                $shown,
+                "{}",
+                $input
+            );
+        };
+    }
+    macro_rules! rejects {
+        ($input:expr, $needle:expr) => {
+            let err = Platform::parse($input).unwrap_err();
+            assert!(err.contains($needle), "{}: {err}", $input);
+        };
+    }
+
+    #[test]
+    fn table() {
+        parses!("linux/amd64", "linux/amd64");
+        parses!("linux/x86_64", "linux/amd64");
+        parses!("Linux/AMD64", "linux/amd64");
+        parses!("linux/arm64", "linux/arm64/v8");
+        parses!("linux/arm64/v8", "linux/arm64/v8");
+        parses!("linux/aarch64", "linux/arm64/v8");
+        parses!("linux/arm", "linux/arm/v7");
+        parses!("linux/arm/v7", "linux/arm/v7");
+        parses!("linux/arm/6", "linux/arm/v6");
+        parses!("linux/armhf", "linux/arm/v7");
+        parses!("linux/armel", "linux/arm/v6");
+        parses!("linux/386", "linux/386");
+        parses!("linux/i686", "linux/386");
+        parses!("linux/ppc64le", "linux/ppc64le");
+        parses!("linux/s390x", "linux/s390x");
+        parses!("linux/riscv64", "linux/riscv64");
+        rejects!("amd64", "OS/ARCH");
+        rejects!("linux/amd64/v2/x", "OS/ARCH");
+        rejects!("windows/amd64", "only linux");
+        rejects!("linux/sparc", "unknown architecture 'sparc'");
+        rejects!("linux/arm64/v7", "not a variant");
+    }
+
+    #[test]
+    fn parse_display_is_identity_on_normal_forms() {
+        for p in [
+            "linux/amd64",
+            "linux/arm64/v8",
+            "linux/arm/v7",
+            "linux/386",
+            "linux/s390x",
+        ] {
+            let once = Platform::parse(p).unwrap();
+            assert_eq!(Platform::parse(&once.to_string()).unwrap(), once);
+        }
+    }
+
+    #[test]
+    fn oci_values() {
+        let p = Platform::parse("linux/arm64").unwrap().to_oci();
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["architecture"], "arm64");
+        assert_eq!(json["os"], "linux");
+        assert_eq!(json["variant"], "v8");
+    }
+}

@@ -1,0 +1,231 @@
+//! `LayerWriter`: the single streaming pass. Each file of the context is opened once (never
+//! following a symlink, never blocking on a fifo), checked against what the walk saw, and
+//! exactly `size` bytes are copied; a file that shrinks, grows or is modified meanwhile is an
+//! error naming it, never a corrupt layer. Digests and sizes are known only after `finish`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::MediaType;
+use tar::EntryType;
+
+use super::header::{self, HeaderOptions, RawEntry};
+use crate::compress::{Compression, Encoder};
+use crate::context::{ContextEntry, EntryKind, walk::host_path};
+use crate::digest::{HashWriter, Sha256Sum};
+use crate::error::FileChanged;
+use crate::interrupt;
+use crate::progress::Progress;
+
+const COPY_CHUNK: usize = 1 << 20;
+const SINK_BUFFER: usize = 256 << 10;
+
+/// What a finished layer is: known only after the last byte went through.
+#[derive(Debug, Clone)]
+pub struct LayerDescriptor {
+    pub media_type: MediaType,
+    /// sha256 of the compressed blob.
+    pub digest: Sha256Sum,
+    /// Size of the compressed blob in bytes.
+    pub size: u64,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Sha256Sum,
+    /// Size of the uncompressed tar in bytes.
+    pub tar_size: u64,
+}
+
+type Pipeline<W> = BufWriter<HashWriter<Encoder<HashWriter<W>>>>;
+
+pub struct LayerWriter<W: Write> {
+    out: Pipeline<W>,
+    media_type: MediaType,
+    header_buf: Vec<u8>,
+    copy_buf: Vec<u8>,
+}
+
+impl<W: Write> LayerWriter<W> {
+    pub fn new(blob: W, compression: Compression, threads: u32) -> io::Result<Self> {
+        let encoder = compression.encoder(HashWriter::new(blob), threads)?;
+        Ok(LayerWriter {
+            out: BufWriter::with_capacity(SINK_BUFFER, HashWriter::new(encoder)),
+            media_type: compression.media_type(),
+            header_buf: Vec::with_capacity(2048),
+            copy_buf: vec![0; COPY_CHUNK],
+        })
+    }
+
+    /// A directory entry that is not in the context (the parents of `--prefix`).
+    pub fn append_synthetic_dir(
+        &mut self,
+        path: &[u8],
+        mode: u32,
+        mtime: u64,
+        owner: (u64, u64),
+    ) -> Result<()> {
+        self.header_buf.clear();
+        header::encode(
+            &RawEntry {
+                path,
+                is_dir: true,
+                ty: EntryType::Directory,
+                link: None,
+                size: 0,
+                mode,
+                mtime,
+                owner,
+            },
+            &mut self.header_buf,
+        )?;
+        self.out
+            .write_all(&self.header_buf)
+            .context("writing layer")
+    }
+
+    /// Append one context entry; regular files are read from under `root`.
+    pub fn append(
+        &mut self,
+        root: &Path,
+        entry: &ContextEntry,
+        opts: &HeaderOptions,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        interrupt::check()?;
+        self.header_buf.clear();
+        header::encode_entry(entry, opts, &mut self.header_buf)
+            .with_context(|| format!("adding '{}' to the layer", entry.display_path()))?;
+        if entry.kind != EntryKind::File {
+            self.out
+                .write_all(&self.header_buf)
+                .context("writing layer")?;
+            progress.advance(0, 1);
+            return Ok(());
+        }
+        let path = host_path(root, &entry.rel_path);
+        let mut file = open_checked(&path, entry)?;
+        self.out
+            .write_all(&self.header_buf)
+            .context("writing layer")?;
+        self.copy_exact(&mut file, entry, progress)?;
+        let pad = header::padding(entry.size);
+        self.out
+            .write_all(&[0u8; 512][..pad])
+            .context("writing layer")?;
+        let after = file
+            .metadata()
+            .with_context(|| format!("reading metadata of '{}'", entry.display_path()))?;
+        if after.size() != entry.size
+            || after.mtime() != entry.mtime
+            || after.mtime_nsec() != entry.mtime_nsec
+            || after.ctime() != entry.ctime
+            || after.ctime_nsec() != entry.ctime_nsec
+        {
+            return Err(changed(entry, "modified while it was read"));
+        }
+        progress.advance(0, 1);
+        Ok(())
+    }
+
+    fn copy_exact(
+        &mut self,
+        file: &mut File,
+        entry: &ContextEntry,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let mut left = entry.size;
+        while left > 0 {
+            interrupt::check()?;
+            let want = left.min(self.copy_buf.len() as u64) as usize;
+            let n = match file.read(&mut self.copy_buf[..want]) {
+                Ok(0) => return Err(changed(entry, "it shrank")),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading '{}'", entry.display_path()));
+                }
+            };
+            self.out
+                .write_all(&self.copy_buf[..n])
+                .context("writing layer")?;
+            left -= n as u64;
+            progress.advance(n as u64, 0);
+        }
+        let mut probe = [0u8; 1];
+        loop {
+            match file.read(&mut probe) {
+                Ok(0) => return Ok(()),
+                Ok(_) => return Err(changed(entry, "it grew")),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading '{}'", entry.display_path()));
+                }
+            }
+        }
+    }
+
+    /// Write the end-of-archive blocks, finish the compressor, and return the blob writer
+    /// with the layer's digests and sizes.
+    pub fn finish(mut self) -> Result<(W, LayerDescriptor)> {
+        self.out.write_all(&[0u8; 1024]).context("writing layer")?;
+        let tar_hash = self
+            .out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("writing layer")?;
+        let (encoder, diff_id, tar_size) = tar_hash.finish().context("writing layer")?;
+        let blob_hash = encoder.finish().context("finishing layer compression")?;
+        let (blob, digest, size) = blob_hash.finish().context("writing layer")?;
+        Ok((
+            blob,
+            LayerDescriptor {
+                media_type: self.media_type,
+                digest,
+                size,
+                diff_id,
+                tar_size,
+            },
+        ))
+    }
+}
+
+fn changed(entry: &ContextEntry, what: &'static str) -> anyhow::Error {
+    FileChanged {
+        path: entry.display_path(),
+        what,
+    }
+    .into()
+}
+
+/// Open a regular file without following a symlink or blocking on a fifo, and make sure it
+/// is still the file the walk saw.
+fn open_checked(path: &Path, entry: &ContextEntry) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(changed(entry, "it was removed during the build"));
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(changed(entry, "it was replaced by a symlink"));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read '{}'", entry.display_path())),
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("reading metadata of '{}'", entry.display_path()))?;
+    if !meta.file_type().is_file() || meta.dev() != entry.dev || meta.ino() != entry.ino {
+        return Err(changed(entry, "it was replaced by another file"));
+    }
+    if meta.size() != entry.size
+        || meta.mtime() != entry.mtime
+        || meta.mtime_nsec() != entry.mtime_nsec
+    {
+        return Err(changed(entry, "it was modified after the walk"));
+    }
+    Ok(file)
+}

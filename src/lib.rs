@@ -1,0 +1,48 @@
+//! imgbuild: a daemonless, reproducible OCI image builder.
+//!
+//! The module tree follows the data flow of `imgbuild build`:
+//!
+//! ```text
+//! cli → options ─► context::walk ─► layer::header ─► layer::writer ───────────────────────┐
+//!                  (sorted, ignore   (USTAR + PAX,    tar → sha256 (diff_id) → compress →  │
+//!                   rules applied)    0:0, clamped)   sha256 (digest) + count → store      │
+//!                                                                                          ▼
+//!            sink (archive / layout dir / stdout) ◄─ image::manifest ◄─ image::config ◄─ store
+//! ```
+//!
+//! Each file of the context is read exactly once; memory stays bounded whatever the size.
+
+pub mod cli;
+pub mod commands;
+pub mod compress;
+pub mod context;
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod interrupt;
+pub mod layer;
+pub mod options;
+pub mod progress;
+pub mod sink;
+pub mod store;
+pub mod ui;
+
+use anyhow::Result;
+
+use cli::{Cli, Command};
+use progress::NoProgress;
+use ui::Printer;
+
+/// Run a parsed command line.
+pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
+    match &cli.command {
+        Command::Build(args) => commands::build::run(args, printer, &NoProgress),
+    }
+}
+
+/// Whether the command writes an image to stdout (a broken pipe is then a failure).
+pub fn stdout_is_image(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Build(args) => args.output.as_ref().is_none_or(|o| o.as_os_str() == "-"),
+    }
+}

@@ -1,0 +1,431 @@
+//! Checked options: `BuildArgs` from clap plus the environment (`SOURCE_DATE_EPOCH`) become a
+//! `BuildOptions` before a single file is opened. Every error names its flag and says what
+//! would be accepted.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::{BuildArgs, CompressionChoice, OutputFormat};
+use crate::compress::{Algorithm, Compression};
+use crate::context::IgnoreOptions;
+use crate::context::dockerignore::DockerIgnore;
+use crate::error::UsageError;
+use crate::image::Platform;
+use crate::image::config::ImageSettings;
+use crate::layer::HeaderOptions;
+use crate::sink::{Format, Target};
+
+#[derive(Debug)]
+pub struct BuildOptions {
+    /// The context directory, resolved (the one path we follow symlinks for).
+    pub context: PathBuf,
+    /// The context as the user wrote it, for messages.
+    pub context_arg: PathBuf,
+    pub target: Target,
+    pub format: Format,
+    pub platforms: Vec<Platform>,
+    pub tags: Vec<String>,
+    pub settings: ImageSettings,
+    pub header: HeaderOptions,
+    pub compression: Compression,
+    pub ignore: IgnoreOptions,
+    pub source_date_epoch: Option<i64>,
+    pub json: bool,
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError::new(msg).into()
+}
+
+fn usage_hint(msg: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    UsageError::new(msg).with_hint(hint).into()
+}
+
+impl BuildOptions {
+    pub fn from_args(
+        args: &BuildArgs,
+        env_epoch: Option<String>,
+        now: i64,
+    ) -> Result<BuildOptions> {
+        let context = resolve_context(&args.context)?;
+        let format = match args.format {
+            OutputFormat::OciArchive => Format::OciArchive,
+            OutputFormat::OciDir => Format::OciDir,
+        };
+        let target = match &args.output {
+            Some(p) if p.as_os_str() == "-" => Target::Stdout,
+            Some(p) => Target::Path(p.clone()),
+            None if std::io::stdout().is_terminal() => {
+                return Err(usage_hint(
+                    "no output given and stdout is a terminal",
+                    "pass -o app.tar (or --format oci-dir -o DIR), or pipe stdout into a program",
+                ));
+            }
+            None => Target::Stdout,
+        };
+        if let Target::Path(p) = &target {
+            refuse_output_inside(&context, p)?;
+        }
+        let platforms = parse_platforms(&args.platform)?;
+        let source_date_epoch = match (&args.source_date_epoch, env_epoch) {
+            (Some(v), _) => Some(parse_epoch("--source-date-epoch", v)?),
+            (None, Some(v)) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", &v)?),
+            _ => None,
+        };
+        let algorithm = match args.compression {
+            CompressionChoice::Gzip => Algorithm::Gzip,
+            CompressionChoice::Zstd => Algorithm::Zstd,
+            CompressionChoice::None => Algorithm::None,
+        };
+        let compression = Compression::new(algorithm, args.compression_level)
+            .map_err(|e| usage(format!("invalid --compression-level: {e}")))?;
+        for tag in &args.tags {
+            check_tag(tag)?;
+        }
+        let prefix = match &args.prefix {
+            Some(p) => parse_prefix(p)?,
+            None => Vec::new(),
+        };
+        let owner = match &args.chown {
+            Some(c) => parse_chown(c)?,
+            None => (0, 0),
+        };
+        let mut extra = None;
+        if let Some(file) = &args.ignore_file {
+            let text = std::fs::read(file)
+                .with_context(|| format!("reading --ignore-file '{}'", file.display()))?;
+            extra = Some(DockerIgnore::parse(
+                &String::from_utf8_lossy(&text),
+                &file.display().to_string(),
+            )?);
+        }
+        let mut created_by = format!("imgbuild {} build", env!("CARGO_PKG_VERSION"));
+        if !prefix.is_empty() {
+            created_by.push_str(&format!(" --prefix /{}", String::from_utf8_lossy(&prefix)));
+        }
+        let settings = ImageSettings {
+            env: parse_kv_list("--env", &args.env)?,
+            labels: parse_kv_list("--label", &args.labels)?,
+            annotations: parse_kv_list("--annotation", &args.annotations)?,
+            entrypoint: args
+                .entrypoint
+                .as_deref()
+                .map(|s| parse_cmd("--entrypoint", s))
+                .transpose()?,
+            cmd: args
+                .cmd
+                .as_deref()
+                .map(|s| parse_cmd("--cmd", s))
+                .transpose()?,
+            workdir: args.workdir.as_deref().map(parse_workdir).transpose()?,
+            user: args.user.as_deref().map(parse_user).transpose()?,
+            expose: parse_expose(&args.expose)?,
+            created: source_date_epoch.unwrap_or(now),
+            created_by,
+        };
+        Ok(BuildOptions {
+            context,
+            context_arg: args.context.clone(),
+            target,
+            format,
+            platforms,
+            tags: args.tags.clone(),
+            settings,
+            header: HeaderOptions {
+                prefix,
+                owner,
+                normalize_modes: args.normalize_modes,
+                clamp_mtime: source_date_epoch,
+            },
+            compression,
+            ignore: IgnoreOptions {
+                no_ignore: args.no_ignore,
+                extra,
+            },
+            source_date_epoch,
+            json: args.json,
+        })
+    }
+}
+
+fn resolve_context(path: &Path) -> Result<PathBuf> {
+    let resolved = std::fs::canonicalize(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            usage_hint(
+                format!("build context '{}' does not exist", path.display()),
+                "pass the directory whose contents should become the image",
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("cannot read build context '{}'", path.display()))
+        }
+    })?;
+    if !resolved.is_dir() {
+        return Err(usage_hint(
+            format!("build context '{}' is not a directory", path.display()),
+            "pass the directory whose contents should become the image",
+        ));
+    }
+    Ok(resolved)
+}
+
+/// The output must not land inside the context: the build would read its own output.
+fn refuse_output_inside(context: &Path, output: &Path) -> Result<()> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(parent) = std::fs::canonicalize(parent) else {
+        return Ok(()); // the sink reports a missing directory with its own message
+    };
+    let full = match output.file_name() {
+        Some(name) => parent.join(name),
+        None => parent,
+    };
+    if full.starts_with(context) {
+        return Err(usage_hint(
+            format!(
+                "output '{}' is inside the build context '{}'",
+                output.display(),
+                context.display()
+            ),
+            "write the image outside the directory being built",
+        ));
+    }
+    Ok(())
+}
+
+pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
+    if values.is_empty() {
+        return Ok(vec![
+            Platform::parse("linux/amd64").expect("linux/amd64 is a valid platform"),
+        ]);
+    }
+    let mut out: Vec<Platform> = Vec::new();
+    for v in values {
+        let p = Platform::parse(v).map_err(|e| usage(format!("invalid --platform {e}")))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.len() > 1 {
+        return Err(usage_hint(
+            format!(
+                "--platform names {} platforms; this build makes one image",
+                out.len()
+            ),
+            "run imgbuild once per platform",
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_epoch(name: &str, v: &str) -> Result<i64> {
+    let t = v.trim();
+    match t.parse::<i64>() {
+        Ok(n) if (0..=253_402_300_799).contains(&n) => Ok(n),
+        _ => Err(usage_hint(
+            format!("invalid {name} '{v}': expected a whole number of seconds since 1970-01-01"),
+            "for example SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
+        )),
+    }
+}
+
+fn parse_kv_list(flag: &str, values: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for v in values {
+        let Some((k, val)) = v.split_once('=') else {
+            return Err(usage_hint(
+                format!("invalid {flag} '{v}': expected KEY=VALUE"),
+                format!("write {flag} NAME=value (the value may be empty: {flag} NAME=)"),
+            ));
+        };
+        if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(usage(format!(
+                "invalid {flag} '{v}': the key must be non-empty, without spaces"
+            )));
+        }
+        match out.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = val.to_owned(),
+            None => out.push((k.to_owned(), val.to_owned())),
+        }
+    }
+    Ok(out)
+}
+
+/// A JSON array of strings, or words split as a POSIX shell would.
+pub fn parse_cmd(flag: &str, v: &str) -> Result<Vec<String>> {
+    let t = v.trim_start();
+    if t.starts_with('[') {
+        return serde_json::from_str::<Vec<String>>(t).map_err(|e| {
+            usage_hint(
+                format!("invalid {flag} '{v}': not a JSON array of strings ({e})"),
+                format!(r#"write {flag} '["/bin/app", "--flag"]' or {flag} "/bin/app --flag""#),
+            )
+        });
+    }
+    shell_words::split(v)
+        .map_err(|e| usage(format!("invalid {flag} '{v}': {e} (check the quotes)")))
+}
+
+fn parse_workdir(v: &str) -> Result<String> {
+    if !v.starts_with('/') {
+        return Err(usage(format!(
+            "invalid --workdir '{v}': it must be an absolute path"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+fn parse_user(v: &str) -> Result<String> {
+    if v.is_empty()
+        || v.chars().any(|c| c.is_whitespace() || c.is_control())
+        || v.matches(':').count() > 1
+    {
+        return Err(usage(format!(
+            "invalid --user '{v}': expected USER, UID, USER:GROUP or UID:GID"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+fn parse_expose(values: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for v in values {
+        let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+        let proto = proto.to_ascii_lowercase();
+        let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+        if !port_ok || !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(usage(format!(
+                "invalid --expose '{v}': expected PORT[/tcp|udp|sctp] with a port from 1 to 65535"
+            )));
+        }
+        out.push(format!(
+            "{}/{proto}",
+            port.parse::<u16>().unwrap_or_default()
+        ));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn parse_chown(v: &str) -> Result<(u64, u64)> {
+    let (u, g) = v.split_once(':').unwrap_or((v, v));
+    match (u.parse::<u32>(), g.parse::<u32>()) {
+        (Ok(u), Ok(g)) => Ok((u64::from(u), u64::from(g))),
+        _ => Err(usage_hint(
+            format!("invalid --chown '{v}': expected numeric UID:GID"),
+            "user and group names cannot be resolved without the image's /etc/passwd; use numbers, e.g. --chown 1000:1000",
+        )),
+    }
+}
+
+/// `/app/data` → `app/data`; `..` is refused, `.` and empty components dropped.
+fn parse_prefix(v: &str) -> Result<Vec<u8>> {
+    if !v.starts_with('/') {
+        return Err(usage(format!(
+            "invalid --prefix '{v}': it must be an absolute path such as /app"
+        )));
+    }
+    let mut parts = Vec::new();
+    for c in v.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(usage(format!(
+                    "invalid --prefix '{v}': '..' is not allowed"
+                )));
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(parts.join("/").into_bytes())
+}
+
+fn check_tag(tag: &str) -> Result<()> {
+    if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(usage(format!(
+            "invalid --tag '{tag}': expected NAME[:TAG] without spaces"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_lists_replace_in_place() {
+        let v = parse_kv_list(
+            "--env",
+            &["A=1".into(), "B=2".into(), "A=3".into(), "C=".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            vec![
+                ("A".into(), "3".into()),
+                ("B".into(), "2".into()),
+                ("C".into(), "".into())
+            ]
+        );
+        let e = parse_kv_list("--env", &["NOEQ".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--env") && e.contains("NOEQ"), "{e}");
+        assert!(parse_kv_list("--label", &["=x".into()]).is_err());
+    }
+
+    #[test]
+    fn cmd_forms() {
+        assert_eq!(
+            parse_cmd("--cmd", r#"["a","b c"]"#).unwrap(),
+            vec!["a", "b c"]
+        );
+        assert_eq!(
+            parse_cmd("--cmd", r#"/bin/sh -c 'echo hi'"#).unwrap(),
+            vec!["/bin/sh", "-c", "echo hi"]
+        );
+        assert_eq!(parse_cmd("--cmd", "").unwrap(), Vec::<String>::new());
+        assert!(parse_cmd("--cmd", r#"["a", 1]"#).is_err());
+        assert!(parse_cmd("--cmd", r#"echo "unterminated"#).is_err());
+    }
+
+    #[test]
+    fn chown_prefix_expose_epoch() {
+        assert_eq!(parse_chown("1000:100").unwrap(), (1000, 100));
+        assert_eq!(parse_chown("7").unwrap(), (7, 7));
+        assert!(parse_chown("root:root").is_err());
+        assert!(parse_chown("1:-1").is_err());
+        assert_eq!(parse_prefix("/app//x/./").unwrap(), b"app/x");
+        assert_eq!(parse_prefix("/").unwrap(), b"");
+        assert!(parse_prefix("app").is_err());
+        assert!(parse_prefix("/a/../b").is_err());
+        assert_eq!(
+            parse_expose(&["80".into(), "53/UDP".into(), "80/tcp".into()]).unwrap(),
+            vec!["53/udp", "80/tcp"]
+        );
+        assert!(parse_expose(&["0".into()]).is_err());
+        assert!(parse_expose(&["80/icmp".into()]).is_err());
+        assert!(parse_expose(&["http".into()]).is_err());
+        assert_eq!(parse_epoch("x", " 1700000000 ").unwrap(), 1_700_000_000);
+        assert!(parse_epoch("x", "-1").is_err());
+        assert!(parse_epoch("x", "soon").is_err());
+    }
+
+    #[test]
+    fn platforms_default_and_dedup() {
+        assert_eq!(parse_platforms(&[]).unwrap()[0].to_string(), "linux/amd64");
+        let p = parse_platforms(&["linux/arm64".into(), "linux/aarch64".into()]).unwrap();
+        assert_eq!(p.len(), 1);
+        assert!(
+            parse_platforms(&["linux/mips".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("--platform")
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Progress events emitted by the library. The CLI decides how (and whether) to draw them;
+//! nothing in the library knows about terminals.
+
+/// The stages of a build or export, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Walking,
+    WritingLayer,
+    WritingImage,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Walking => "walking context",
+            Stage::WritingLayer => "writing layer",
+            Stage::WritingImage => "writing image",
+        }
+    }
+}
+
+pub trait Progress: Sync {
+    /// A stage begins; `total_bytes` is known for the layer stage (sum of file sizes).
+    fn stage(&self, _stage: Stage, _total_bytes: Option<u64>) {}
+    /// `bytes` more of file content were read, and `files` more entries written.
+    fn advance(&self, _bytes: u64, _files: u64) {}
+    /// Everything is done (successfully or not); clear whatever was drawn.
+    fn finish(&self) {}
+}
+
+/// Draws nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}

@@ -1,0 +1,235 @@
+//! The last stage: where the image goes. `Sink::prepare` checks and claims the target before
+//! any heavy work (a temporary file or staging directory beside it); `Sink::finish` writes
+//! the layout's top-level documents and moves the result into place in one rename, so an
+//! error or Ctrl-C leaves no partial output and an existing target untouched.
+
+pub mod layout_dir;
+pub mod oci_archive;
+
+use std::fs;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::Descriptor;
+use tempfile::{NamedTempFile, TempDir};
+
+use crate::digest::Sha256Sum;
+use crate::error::UsageError;
+use crate::store::{BlobStore, sync_dir};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    OciArchive,
+    OciDir,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::OciArchive => "oci-archive",
+            Format::OciDir => "oci-dir",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Path(PathBuf),
+    Stdout,
+}
+
+/// What goes into `index.json` (and the archive's Docker `manifest.json`).
+#[derive(Debug, Clone)]
+pub struct ImageRecord {
+    /// The manifest (or index) descriptor, with its platform when it is a manifest.
+    pub top: Descriptor,
+    /// Tags, exactly as given; each becomes one `index.json` entry.
+    pub tags: Vec<String>,
+    /// Config and layer digests of the image that Docker's `manifest.json` names.
+    pub docker_config: Sha256Sum,
+    pub docker_layers: Vec<Sha256Sum>,
+}
+
+pub enum Sink {
+    ArchiveFile {
+        staging: TempDir,
+        out: NamedTempFile,
+        path: PathBuf,
+    },
+    ArchiveStdout {
+        staging: TempDir,
+    },
+    NewLayout {
+        staging: TempDir,
+        path: PathBuf,
+    },
+    ExistingLayout {
+        path: PathBuf,
+    },
+}
+
+impl Sink {
+    /// Check the target and claim temporary space beside it; nothing is read from the
+    /// context yet, so a bad `-o` fails fast.
+    pub fn prepare(format: Format, target: &Target) -> Result<Sink> {
+        match (format, target) {
+            (Format::OciArchive, Target::Stdout) => {
+                if std::io::stdout().is_terminal() {
+                    return Err(UsageError::new("refusing to write an image archive to a terminal")
+                        .with_hint("pass -o FILE, or pipe stdout into another program (-o - | skopeo copy oci-archive:/dev/stdin ...)")
+                        .into());
+                }
+                let staging = tempfile::Builder::new()
+                    .prefix("imgbuild-")
+                    .tempdir()
+                    .context("creating a temporary directory for the image")?;
+                Ok(Sink::ArchiveStdout { staging })
+            }
+            (Format::OciDir, Target::Stdout) => Err(UsageError::new(
+                "an oci-dir image cannot be written to stdout",
+            )
+            .with_hint("pass -o DIR, or use --format oci-archive with -o -")
+            .into()),
+            (Format::OciArchive, Target::Path(path)) => {
+                let parent = existing_parent(path)?;
+                if path.is_dir() {
+                    return Err(UsageError::new(format!(
+                        "output '{}' is a directory",
+                        path.display()
+                    ))
+                    .with_hint(
+                        "use --format oci-dir to write an image layout directory, or name a file",
+                    )
+                    .into());
+                }
+                let name = file_name(path);
+                // 0666 before the umask, like any file a command creates.
+                let out = tempfile::Builder::new()
+                    .prefix(&format!(".{name}.imgbuild-"))
+                    .suffix(".tmp")
+                    .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                    .tempfile_in(&parent)
+                    .with_context(|| format!("cannot write to '{}'", parent.display()))?;
+                let staging = tempfile::Builder::new()
+                    .prefix(&format!(".{name}.imgbuild-"))
+                    .suffix(".d")
+                    .tempdir_in(&parent)
+                    .with_context(|| format!("cannot write to '{}'", parent.display()))?;
+                Ok(Sink::ArchiveFile {
+                    staging,
+                    out,
+                    path: path.clone(),
+                })
+            }
+            (Format::OciDir, Target::Path(path)) => {
+                let parent = existing_parent(path)?;
+                match layout_dir::classify(path)? {
+                    layout_dir::Existing::Layout => Ok(Sink::ExistingLayout { path: path.clone() }),
+                    layout_dir::Existing::Missing | layout_dir::Existing::EmptyDir => {
+                        let staging = tempfile::Builder::new()
+                            .prefix(&format!("{}.imgbuild-partial-", file_name(path)))
+                            .tempdir_in(&parent)
+                            .with_context(|| format!("cannot write to '{}'", parent.display()))?;
+                        Ok(Sink::NewLayout {
+                            staging,
+                            path: path.clone(),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// The blob store that the layer, configs and manifests are written into.
+    pub fn store(&self) -> Result<BlobStore> {
+        match self {
+            Sink::ArchiveFile { staging, .. }
+            | Sink::ArchiveStdout { staging }
+            | Sink::NewLayout { staging, .. } => BlobStore::create(staging.path()),
+            Sink::ExistingLayout { path } => BlobStore::create(path),
+        }
+    }
+
+    /// Write `oci-layout` and `index.json` (and for archives, the tar around them) and move
+    /// the result into place. `mtime` is used for archive members.
+    pub fn finish(self, record: &ImageRecord, mtime: u64) -> Result<()> {
+        match self {
+            Sink::ArchiveFile {
+                staging,
+                mut out,
+                path,
+            } => {
+                let store = BlobStore::create(staging.path())?;
+                oci_archive::write(&store, record, mtime, out.as_file_mut())
+                    .with_context(|| format!("writing '{}'", path.display()))?;
+                out.as_file()
+                    .sync_all()
+                    .with_context(|| format!("writing '{}'", path.display()))?;
+                out.persist(&path).map_err(|e| e.error).with_context(|| {
+                    format!("moving the image into place at '{}'", path.display())
+                })?;
+                sync_dir(&existing_parent(&path)?)?;
+                drop(staging);
+                Ok(())
+            }
+            Sink::ArchiveStdout { staging } => {
+                let store = BlobStore::create(staging.path())?;
+                let stdout = std::io::stdout();
+                let fd = std::os::fd::AsFd::as_fd(&stdout)
+                    .try_clone_to_owned()
+                    .context("writing the image to stdout")?;
+                let mut file = fs::File::from(fd);
+                oci_archive::write(&store, record, mtime, &mut file)
+                    .context("writing the image to stdout")?;
+                Ok(())
+            }
+            Sink::NewLayout { staging, path } => {
+                layout_dir::write_top(staging.path(), &[], record)?;
+                let parent = existing_parent(&path)?;
+                let staged = staging.keep();
+                let mut perms = fs::metadata(&staged)
+                    .with_context(|| format!("reading '{}'", staged.display()))?
+                    .permissions();
+                std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+                let moved = fs::set_permissions(&staged, perms)
+                    .and_then(|()| fs::rename(&staged, &path))
+                    .with_context(|| {
+                        format!("moving the image layout into place at '{}'", path.display())
+                    });
+                if moved.is_err() {
+                    let _ = fs::remove_dir_all(&staged);
+                }
+                moved?;
+                sync_dir(&parent)
+            }
+            Sink::ExistingLayout { path } => {
+                let existing = layout_dir::read_index(&path)?;
+                layout_dir::write_top(&path, &existing, record)
+            }
+        }
+    }
+}
+
+/// The directory an output path will be created in; it must exist.
+fn existing_parent(path: &Path) -> Result<PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(UsageError::new(format!(
+            "output directory '{}' does not exist",
+            parent.display()
+        ))
+        .with_hint("create it first, or choose another -o path")
+        .into());
+    }
+    Ok(parent)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}

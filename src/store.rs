@@ -1,0 +1,115 @@
+//! The blob store: a content-addressed `blobs/sha256/` directory and nothing else. A blob is
+//! written to a temporary file inside it, fsynced, and renamed to its digest only once the
+//! digest is known, so a partial blob never sits under a digest name.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use tempfile::NamedTempFile;
+
+use crate::digest::Sha256Sum;
+
+/// Prefix of temporary blob files; readers ignore them, `fsck`-like checks can spot them.
+pub const TEMP_PREFIX: &str = ".imgbuild-";
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    /// The image layout directory (the store lives in its `blobs/sha256`).
+    root: PathBuf,
+}
+
+impl BlobStore {
+    /// Open (creating if needed) the store of the layout at `root`.
+    pub fn create(root: &Path) -> Result<BlobStore> {
+        let dir = root.join("blobs").join("sha256");
+        fs::create_dir_all(&dir).with_context(|| format!("creating '{}'", dir.display()))?;
+        Ok(BlobStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.root.join("blobs").join("sha256")
+    }
+
+    pub fn blob_path(&self, digest: &Sha256Sum) -> PathBuf {
+        self.dir().join(digest.hex())
+    }
+
+    /// A temporary file in the store, to be committed under its digest.
+    pub fn temp(&self) -> Result<NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .suffix(".tmp")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .tempfile_in(self.dir())
+            .with_context(|| format!("creating a temporary blob in '{}'", self.dir().display()))
+    }
+
+    /// Make the written temporary file durable and give it its digest name.
+    pub fn commit(&self, tmp: NamedTempFile, digest: &Sha256Sum) -> Result<()> {
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("writing blob {digest}"))?;
+        let path = self.blob_path(digest);
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("storing blob {digest}"))?;
+        Ok(())
+    }
+
+    /// Store a small document; returns its digest and size.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<(Sha256Sum, u64)> {
+        let digest = Sha256Sum::of(bytes);
+        let mut tmp = self.temp()?;
+        tmp.write_all(bytes)
+            .with_context(|| format!("writing blob {digest}"))?;
+        self.commit(tmp, &digest)?;
+        Ok((digest, bytes.len() as u64))
+    }
+
+    /// Open a blob we stored ourselves.
+    pub fn open(&self, digest: &Sha256Sum) -> Result<File> {
+        File::open(self.blob_path(digest)).with_context(|| format!("opening blob {digest}"))
+    }
+}
+
+/// fsync a directory so that renames into it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing directory '{}'", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_commit_and_no_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::create(dir.path()).unwrap();
+        let (d, n) = store.put_bytes(b"{}").unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(fs::read(store.blob_path(&d)).unwrap(), b"{}");
+        let names: Vec<_> = fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![d.hex().to_owned()]);
+        // A temp that is dropped without commit disappears.
+        drop(store.temp().unwrap());
+        assert_eq!(
+            fs::read_dir(dir.path().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            1
+        );
+    }
+}
