@@ -1,1 +1,10 @@
+//! The one integration-test binary: a module per theme.
 
+mod build; // what goes into the layer, config and output
+mod checker; // our own image validator, run on every image built
+mod errors; // bad input, exit codes, no partial output, interrupts
+mod ignore; // .dockerignore / .gitignore / .git / -v
+mod interop; // skopeo, umoci, oci-image-tool, podman, runc
+mod reproducible; // byte-identical rebuilds across processes
+mod snapshot; // filesystem tree snapshots for comparing unpacked images
+mod util; // TestContext and the clean command
