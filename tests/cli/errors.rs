@@ -265,3 +265,131 @@ fn interrupt_removes_temporary_files_and_exits_130() {
         .assert()
         .success();
 }
+
+fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+#[test]
+fn disk_full_is_exit_1_and_leaves_nothing() {
+    if !is_root() || crate::interop::require_tool("unshare").is_none() {
+        eprintln!("skipping: needs root and unshare to mount a tiny tmpfs");
+        return;
+    }
+    let t = TestContext::new();
+    let mut data = vec![0u8; 2 << 20];
+    let mut x: u32 = 1;
+    for b in data.iter_mut() {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *b = (x >> 24) as u8;
+    }
+    t.file("random", &data);
+    let full = t.root().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs '{full}' && '{bin}' build ctx -o '{full}/img.tar'; rc=$?; ls -A '{full}'; exit $rc",
+        full = full.display(),
+        bin = env!("CARGO_BIN_EXE_imgbuild"),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(t.root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("hint: free some space"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "nothing left on the full disk"
+    );
+}
+
+#[test]
+fn closed_pipe_on_stdout_image_is_a_quiet_failure() {
+    let t = TestContext::new();
+    t.file("f", vec![1u8; 4 << 20]);
+    let script = format!(
+        "'{}' build ctx -o - --compression none | head -c 100 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_imgbuild")
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(t.root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("error"),
+        "no error chatter for a closed pipe: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn terminal_on_stdout_is_refused_without_output() {
+    if crate::interop::require_tool("script").is_none() {
+        return;
+    }
+    let t = TestContext::new();
+    t.file("f", "x");
+    for cmd in ["build ctx", "build ctx -o -"] {
+        let out = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("'{}' --color never {cmd}", env!("CARGO_BIN_EXE_imgbuild")),
+                "/dev/null",
+            ])
+            .current_dir(t.root())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {text}");
+        assert!(text.contains("terminal"), "{cmd}: {text}");
+        assert!(text.contains("hint:"), "{cmd}: {text}");
+    }
+}
+
+#[test]
+fn unreadable_file_is_named_with_a_hint() {
+    if !is_root() || crate::interop::require_tool("setpriv").is_none() {
+        eprintln!("skipping: needs root and setpriv to run as an unprivileged user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestContext::new();
+    t.file("ok", "x")
+        .file("secret/key", "k")
+        .mode("secret/key", 0o000);
+    for p in [t.root().to_path_buf(), t.ctx(), t.ctx().join("secret")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(t.root().join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = assert_cmd::Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_imgbuild"),
+        ])
+        .args(["build", "ctx", "-o", "out/x.tar"])
+        .args(extra)
+        .current_dir(t.root());
+        c
+    };
+    run(&[])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot read 'secret/key'"))
+        .stderr(predicate::str::contains("Permission denied"))
+        .stderr(predicate::str::contains(".dockerignore"));
+    assert_no_output(&t);
+    // Excluded paths are never opened.
+    std::fs::write(t.root().join("extra.ignore"), "secret\n").unwrap();
+    run(&["--ignore-file", "extra.ignore"]).assert().success();
+}

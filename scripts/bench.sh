@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Benchmark imgbuild against the shell pipelines that do the same work, on trees generated
+# deterministically. Prints medians of wall time, their ratio to the baseline of the same run,
+# and peak RSS (GNU time). Not part of `cargo test`.
+#
+#   scripts/bench.sh [--runs N] [--trees "m100 m1g small"] [--dir DIR]
+#
+# Trees: m100 = 100 MB mixed; m1g = 1 GB mixed (768 MB of files + one 256 MB incompressible
+# file); m4g = 4 GB mixed (for the flat-memory check); small = 60,000 small files in deep dirs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=3
+trees="m100 m1g small"
+dir="${BENCH_DIR:-/tmp/imgbuild-bench}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --trees) trees="$2"; shift 2 ;;
+    --dir) dir="$2"; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--trees \"m100 m1g m4g small\"] [--dir DIR]" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+command -v pigz >/dev/null || need+=(pigz)
+command -v zstd >/dev/null || need+=(zstd)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "bench: please install ${need[*]}" >&2; exit 1
+  fi
+fi
+
+cargo build --release --locked -q
+bin="$PWD/target/release/imgbuild"
+mkdir -p "$dir"
+
+gen() {
+  local name="$1"
+  [ -d "$dir/$name" ] && return
+  echo "bench: generating $name in $dir" >&2
+  case "$name" in
+    m100) python3 scripts/gen_tree.py mixed "$dir/$name.tmp" 100 ;;
+    m1g) python3 scripts/gen_tree.py mixed "$dir/$name.tmp" 768 256 ;;
+    m4g) python3 scripts/gen_tree.py mixed "$dir/$name.tmp" 3072 1024 ;;
+    small) python3 scripts/gen_tree.py small "$dir/$name.tmp" 60000 ;;
+    *) echo "bench: unknown tree $name" >&2; exit 2 ;;
+  esac
+  mv "$dir/$name.tmp" "$dir/$name"
+}
+
+# measure NAME CMD: runs CMD $runs times, prints "median_seconds peak_rss_kib out_bytes"
+measure() {
+  local cmd="$1" times=() rss=0 t m
+  for _ in $(seq "$runs"); do
+    rm -f "$dir/out.tar"
+    /usr/bin/time -f "%e %M" -o "$dir/time.txt" bash -c "$cmd" >/dev/null 2>"$dir/stderr.txt" || {
+      echo "bench: command failed: $cmd" >&2; cat "$dir/stderr.txt" >&2; exit 1; }
+    read -r t m < <(tail -1 "$dir/time.txt")
+    times+=("$t")
+    [ "$m" -gt "$rss" ] && rss="$m"
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$median $rss"
+}
+
+printf '%-6s %-42s %9s %7s %9s %11s\n' tree command median_s ratio rss_MiB out_MiB
+for tree in $trees; do
+  gen "$tree"
+  src="$dir/$tree"
+  declare -A base=()
+  while IFS='|' read -r key label cmd; do
+    [ -z "$key" ] && continue
+    read -r secs rss < <(measure "$cmd")
+    out=$( [ -f "$dir/out.tar" ] && stat -c %s "$dir/out.tar" || cat "$dir/size.txt" 2>/dev/null || echo 0)
+    case "$key" in
+      base-*) base[${key#base-}]="$secs"; ratio="1.00" ;;
+      *) b="${base[${key%%-*}]:-}"; ratio=$( [ -n "$b" ] && awk -v a="$secs" -v b="$b" 'BEGIN{printf "%.2f", (b>0)?a/b:0}' || echo "-") ;;
+    esac
+    printf '%-6s %-42s %9s %7s %9.1f %11.1f\n' "$tree" "$label" "$secs" "$ratio" "$(echo "$rss/1024" | bc -l)" "$(echo "$out/1048576" | bc -l)"
+  done <<EOF2
+base-none|tar | sha256sum|tar -cf - -C $src . | tee >(wc -c > $dir/size.txt) | sha256sum
+none-img|imgbuild --compression none|$bin build $src -o $dir/out.tar -q --compression none
+base-gzip|tar | pigz -p2 -6 | sha256sum (both hashes)|tar -cf - -C $src . | tee >(sha256sum >/dev/null) | pigz -p2 -6 | tee >(wc -c > $dir/size.txt) | sha256sum
+gzip-gz1|tar | gzip -6 | sha256sum|tar -cf - -C $src . | gzip -6 | tee >(wc -c > $dir/size.txt) | sha256sum
+gzip-img|imgbuild (gzip -6, default)|$bin build $src -o $dir/out.tar -q
+base-zstd|tar | zstd -T2 -3 | sha256sum (both hashes)|tar -cf - -C $src . | tee >(sha256sum >/dev/null) | zstd -q -T2 -3 | tee >(wc -c > $dir/size.txt) | sha256sum
+zstd-img|imgbuild --compression zstd|$bin build $src -o $dir/out.tar -q --compression zstd
+EOF2
+  unset base
+done
+rm -f "$dir/out.tar" "$dir/time.txt" "$dir/stderr.txt" "$dir/size.txt"
