@@ -73,7 +73,7 @@ for tree in $trees; do
   gen "$tree"
   src="$dir/$tree"
   declare -A base=()
-  while IFS='|' read -r key label cmd; do
+  while IFS='#' read -r key label cmd; do
     [ -z "$key" ] && continue
     read -r secs rss < <(measure "$cmd")
     out=$( [ -f "$dir/out.tar" ] && stat -c %s "$dir/out.tar" || cat "$dir/size.txt" 2>/dev/null || echo 0)
@@ -83,13 +83,13 @@ for tree in $trees; do
     esac
     printf '%-6s %-42s %9s %7s %9.1f %11.1f\n' "$tree" "$label" "$secs" "$ratio" "$(echo "$rss/1024" | bc -l)" "$(echo "$out/1048576" | bc -l)"
   done <<EOF2
-base-none|tar | sha256sum|tar -cf - -C $src . | tee >(wc -c > $dir/size.txt) | sha256sum
-none-img|imgbuild --compression none|$bin build $src -o $dir/out.tar -q --compression none
-base-gzip|tar | pigz -p2 -6 | sha256sum (both hashes)|tar -cf - -C $src . | tee >(sha256sum >/dev/null) | pigz -p2 -6 | tee >(wc -c > $dir/size.txt) | sha256sum
-gzip-gz1|tar | gzip -6 | sha256sum|tar -cf - -C $src . | gzip -6 | tee >(wc -c > $dir/size.txt) | sha256sum
-gzip-img|imgbuild (gzip -6, default)|$bin build $src -o $dir/out.tar -q
-base-zstd|tar | zstd -T2 -3 | sha256sum (both hashes)|tar -cf - -C $src . | tee >(sha256sum >/dev/null) | zstd -q -T2 -3 | tee >(wc -c > $dir/size.txt) | sha256sum
-zstd-img|imgbuild --compression zstd|$bin build $src -o $dir/out.tar -q --compression zstd
+base-none#tar | sha256sum#tar -cf - -C $src . | tee >(wc -c > $dir/size.txt) | sha256sum
+none-img#imgbuild --compression none#$bin build $src -o $dir/out.tar -q --compression none
+base-gzip#tar | pigz -p2 -6 | sha256sum (both hashes)#tar -cf - -C $src . | tee >(sha256sum >/dev/null) | pigz -p2 -6 | tee >(wc -c > $dir/size.txt) | sha256sum
+gzip-gz1#tar | gzip -6 | sha256sum#tar -cf - -C $src . | gzip -6 | tee >(wc -c > $dir/size.txt) | sha256sum
+gzip-img#imgbuild (gzip -6, default)#$bin build $src -o $dir/out.tar -q
+base-zstd#tar | zstd -T2 -3 | sha256sum (both hashes)#tar -cf - -C $src . | tee >(sha256sum >/dev/null) | zstd -q -T2 -3 | tee >(wc -c > $dir/size.txt) | sha256sum
+zstd-img#imgbuild --compression zstd#$bin build $src -o $dir/out.tar -q --compression zstd
 EOF2
   unset base
 done
