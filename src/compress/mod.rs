@@ -2,14 +2,18 @@
 //! `Encoder` that sits between the diff_id hash and the blob digest hash, and the layer
 //! media type each choice produces.
 //!
-//! Output bytes depend only on the input, the algorithm and the level: gzip carries no
-//! name, mtime 0 and a fixed OS byte; zstd always runs in its multi-threaded mode (even
-//! with one worker), whose output does not depend on the number of workers.
+//! Output bytes depend only on the input, the algorithm and the level: gzip (see `pgzip`)
+//! carries no name, mtime 0 and a fixed OS byte, and is cut into fixed blocks; zstd always
+//! runs in its multi-threaded mode (even with one worker) with a fixed job size, whose
+//! output does not depend on the number of workers.
+
+pub mod pgzip;
 
 use std::io::{self, Write};
 
-use flate2::write::GzEncoder;
 use oci_spec::image::MediaType;
+
+use pgzip::ParallelGzip;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -68,12 +72,7 @@ impl Compression {
     /// Start compressing into `inner`. `threads` only affects speed, never the bytes.
     pub fn encoder<W: Write>(&self, inner: W, threads: u32) -> io::Result<Encoder<W>> {
         Ok(match self.algorithm {
-            Algorithm::Gzip => Encoder::Gzip(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(inner, flate2::Compression::new(self.level as u32)),
-            ),
+            Algorithm::Gzip => Encoder::Gzip(ParallelGzip::new(inner, self.level as u32, threads)?),
             Algorithm::Zstd => {
                 let mut enc = zstd::Encoder::new(inner, self.level)?;
                 enc.multithread(threads.max(1))?;
@@ -89,7 +88,7 @@ impl Compression {
 
 /// A streaming compressor; `finish` must be called to write the trailer and see its error.
 pub enum Encoder<W: Write> {
-    Gzip(GzEncoder<W>),
+    Gzip(ParallelGzip<W>),
     Zstd(zstd::Encoder<'static, W>),
     None(W),
 }

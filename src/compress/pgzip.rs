@@ -1,0 +1,404 @@
+//! Parallel gzip with output bytes that do not depend on the number of threads.
+//!
+//! The input is cut into fixed 1 MiB blocks. Each block is deflated on a worker thread as
+//! raw deflate primed with the previous 32 KiB of input (so the ratio stays that of one
+//! stream) and ends with a sync flush, which leaves the stream byte-aligned; the blocks are
+//! concatenated in order into one gzip member, followed by an empty final block and the
+//! trailer (CRC-32 combined from the blocks' CRCs, input size). This is pigz's scheme.
+//!
+//! A block that looks incompressible (near-8-bit byte entropy, and samples that a fast
+//! deflate cannot shrink) is stored instead of deflated: already-compressed assets cost no
+//! compression time, for a size difference of a few bytes per 64 KiB.
+//!
+//! Every decision depends only on the block's bytes and the level, never on timing or the
+//! thread count, so the output is reproducible.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+
+/// Input bytes per block; fixed, so block boundaries never depend on the thread count.
+pub const BLOCK: usize = 1 << 20;
+/// Deflate's window: the dictionary handed from one block to the next.
+const WINDOW: usize = 32 << 10;
+/// gzip header: magic, CM=deflate, no flags, MTIME=0, XFL=0, OS=255 (unknown).
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+/// An empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, end-of-block.
+const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
+
+struct Job {
+    data: Vec<u8>,
+    dict: Vec<u8>,
+    reply: SyncSender<io::Result<Done>>,
+}
+
+struct Done {
+    bytes: Vec<u8>,
+    crc: Crc,
+}
+
+/// A streaming gzip writer that compresses blocks on `threads` worker threads.
+pub struct ParallelGzip<W: Write> {
+    /// Always `Some` until `finish` hands it back.
+    inner: Option<W>,
+    block: Vec<u8>,
+    dict: Vec<u8>,
+    jobs: Option<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    pending: VecDeque<Receiver<io::Result<Done>>>,
+    max_pending: usize,
+    crc: Crc,
+    total_in: u64,
+}
+
+impl<W: Write> ParallelGzip<W> {
+    pub fn new(mut inner: W, level: u32, threads: u32) -> io::Result<Self> {
+        inner.write_all(&HEADER)?;
+        let threads = threads.clamp(1, 64) as usize;
+        let (tx, rx) = sync_channel::<Job>(threads);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut workers = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            let handle = std::thread::Builder::new()
+                .name(format!("gzip-{i}"))
+                .spawn(move || worker(&rx, level))?;
+            workers.push(handle);
+        }
+        Ok(ParallelGzip {
+            inner: Some(inner),
+            block: Vec::with_capacity(BLOCK),
+            dict: Vec::new(),
+            jobs: Some(tx),
+            workers,
+            pending: VecDeque::new(),
+            max_pending: threads * 2,
+            crc: Crc::new(),
+            total_in: 0,
+        })
+    }
+
+    /// Hand the full (or last) block to the workers.
+    fn submit(&mut self) -> io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        while self.pending.len() >= self.max_pending {
+            self.write_next()?;
+        }
+        let data = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
+        let dict = std::mem::take(&mut self.dict);
+        self.dict = data[data.len().saturating_sub(WINDOW)..].to_vec();
+        let (reply, done) = sync_channel(1);
+        let jobs = self.jobs.as_ref().ok_or_else(closed)?;
+        jobs.send(Job { data, dict, reply }).map_err(|_| closed())?;
+        self.pending.push_back(done);
+        Ok(())
+    }
+
+    /// Wait for the oldest block and write it out.
+    fn write_next(&mut self) -> io::Result<()> {
+        let Some(rx) = self.pending.pop_front() else {
+            return Ok(());
+        };
+        let done = rx.recv().map_err(|_| closed())??;
+        self.crc.combine(&done.crc);
+        self.out()?.write_all(&done.bytes)
+    }
+
+    fn out(&mut self) -> io::Result<&mut W> {
+        self.inner.as_mut().ok_or_else(closed)
+    }
+
+    /// Compress what is left, write the final block and trailer, and return the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.submit()?;
+        while !self.pending.is_empty() {
+            self.write_next()?;
+        }
+        let mut trailer = [0u8; 10];
+        trailer[..2].copy_from_slice(&FINAL_BLOCK);
+        trailer[2..6].copy_from_slice(&self.crc.sum().to_le_bytes());
+        trailer[6..].copy_from_slice(&(self.total_in as u32).to_le_bytes());
+        let out = self.out()?;
+        out.write_all(&trailer)?;
+        out.flush()?;
+        self.stop();
+        self.inner.take().ok_or_else(closed)
+    }
+
+    fn stop(&mut self) {
+        self.jobs = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl<W: Write> Drop for ParallelGzip<W> {
+    fn drop(&mut self) {
+        self.pending.clear();
+        self.stop();
+    }
+}
+
+impl<W: Write> Write for ParallelGzip<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(BLOCK - self.block.len());
+        self.block.extend_from_slice(&buf[..n]);
+        self.total_in += n as u64;
+        if self.block.len() == BLOCK {
+            self.submit()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Flushing mid-stream would move block boundaries; blocks are written as they finish.
+        Ok(())
+    }
+}
+
+fn closed() -> io::Error {
+    io::Error::other("a gzip worker thread stopped unexpectedly")
+}
+
+fn worker(rx: &Mutex<Receiver<Job>>, level: u32) {
+    let mut deflate = Compress::new(Compression::new(level), false);
+    let mut probe = Compress::new(Compression::new(1), false);
+    loop {
+        let job = {
+            let Ok(guard) = rx.lock() else { return };
+            match guard.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        let result = compress_block(&mut deflate, &mut probe, &job.data, &job.dict);
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Bytes per classification segment: each is either deflated or stored.
+const SEGMENT: usize = 64 << 10;
+
+fn compress_block(
+    deflate: &mut Compress,
+    probe: &mut Compress,
+    data: &[u8],
+    dict: &[u8],
+) -> io::Result<Done> {
+    let mut crc = Crc::new();
+    crc.update(data);
+    let mut bytes = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
+    // Runs of segments of the same kind: stored runs are copied, deflated runs are
+    // compressed with the 32 KiB that precede them (whatever their kind) as dictionary.
+    let kinds = data
+        .chunks(SEGMENT)
+        .map(|seg| looks_incompressible(probe, seg))
+        .collect::<io::Result<Vec<bool>>>()?;
+    let mut first = 0;
+    while first < kinds.len() {
+        let store = kinds[first];
+        let last = (first..kinds.len())
+            .take_while(|&i| kinds[i] == store)
+            .last()
+            .unwrap_or(first);
+        let (at, end) = (first * SEGMENT, ((last + 1) * SEGMENT).min(data.len()));
+        if store {
+            stored(&data[at..end], &mut bytes);
+        } else {
+            deflate.reset();
+            let window: &[u8] = if at == 0 {
+                dict
+            } else {
+                &data[at.saturating_sub(WINDOW)..at]
+            };
+            if !window.is_empty() {
+                deflate.set_dictionary(window).map_err(io::Error::other)?;
+            }
+            run(deflate, &data[at..end], &mut bytes)?;
+        }
+        first = last + 1;
+    }
+    Ok(Done { bytes, crc })
+}
+
+/// Deflate all of `data` and sync-flush, appending to `out` and growing it as needed.
+fn run(c: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    out.reserve(data.len() / 2 + 1024);
+    let start = c.total_in();
+    loop {
+        let consumed = (c.total_in() - start) as usize;
+        let status = c
+            .compress_vec(&data[consumed..], out, FlushCompress::Sync)
+            .map_err(io::Error::other)?;
+        let all_in = (c.total_in() - start) as usize == data.len();
+        if all_in && out.len() < out.capacity() {
+            return Ok(());
+        }
+        if status == Status::BufError && out.len() < out.capacity() {
+            return Err(io::Error::other("deflate made no progress"));
+        }
+        out.reserve(out.capacity().max(4096));
+    }
+}
+
+/// Stored (uncompressed) deflate blocks, not final, byte-aligned at both ends.
+fn stored(data: &[u8], out: &mut Vec<u8>) {
+    out.reserve(data.len() + data.len() / 65535 * 5 + 5);
+    for chunk in data.chunks(65535) {
+        let len = chunk.len() as u16;
+        out.push(0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+}
+
+/// True when deflate would not shrink this segment: its byte entropy is close to 8 bits and
+/// the fastest deflate level cannot take 1% off a 16 KiB sample of it (repeats within the
+/// sample would show). Short segments are always deflated.
+fn looks_incompressible(probe: &mut Compress, data: &[u8]) -> io::Result<bool> {
+    if data.len() < SEGMENT / 4 {
+        return Ok(false);
+    }
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[usize::from(b)] += 1;
+    }
+    let n = data.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    if entropy < 7.9 {
+        return Ok(false);
+    }
+    const PROBE: usize = 16 << 10;
+    let sample = &data[(data.len() - PROBE) / 2..][..PROBE];
+    probe.reset();
+    let mut out = Vec::with_capacity(PROBE + 1024);
+    run(probe, sample, &mut out)?;
+    Ok(out.len() * 100 >= PROBE * 99)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gzip(data: &[u8], level: u32, threads: u32, write_size: usize) -> Vec<u8> {
+        let mut g = ParallelGzip::new(Vec::new(), level, threads).unwrap();
+        for chunk in data.chunks(write_size.max(1)) {
+            g.write_all(chunk).unwrap();
+        }
+        g.finish().unwrap()
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // A single-member decoder: the output must be one gzip member.
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    /// Mixed data: random runs, text runs, and a repeated random pattern.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x: u64 = 88172645463325252;
+        let mut out = Vec::with_capacity(len);
+        let pattern: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+        while out.len() < len {
+            let kind = out.len() / 300_000 % 3;
+            for _ in 0..100_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match kind {
+                    0 => out.push(x as u8),
+                    1 => out.extend_from_slice(b"the layer "),
+                    _ => out.push(pattern[out.len() % pattern.len()]),
+                }
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn round_trips_as_one_gzip_member() {
+        for len in [0, 1, 1000, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 12345] {
+            let data = sample(len);
+            let gz = gzip(&data, 6, 2, 100_000);
+            assert_eq!(gunzip(&gz), data, "length {len}");
+        }
+    }
+
+    #[test]
+    fn bytes_do_not_depend_on_threads_or_write_sizes() {
+        let data = sample(5 * BLOCK + 777);
+        let one = gzip(&data, 6, 1, 1 << 20);
+        assert_eq!(gzip(&data, 6, 2, 4096), one);
+        assert_eq!(gzip(&data, 6, 7, 333_333), one);
+    }
+
+    #[test]
+    fn incompressible_blocks_are_stored_and_text_is_compressed() {
+        let mut x: u64 = 7;
+        let random: Vec<u8> = (0..2 * BLOCK)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let gz = gzip(&random, 6, 2, BLOCK);
+        assert!(
+            gz.len() < random.len() + random.len() / 1000,
+            "stored: {}",
+            gz.len()
+        );
+        assert_eq!(gunzip(&gz), random);
+        let text = b"hello layer ".repeat(200_000);
+        assert!(gzip(&text, 6, 2, BLOCK).len() < text.len() / 50);
+    }
+
+    #[test]
+    fn repeated_random_pattern_is_not_mistaken_for_noise() {
+        // High byte entropy, but deflate finds the repeats within its window.
+        let mut x: u64 = 99;
+        let unit: Vec<u8> = (0..8192)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let data = unit.repeat(256);
+        let gz = gzip(&data, 6, 2, BLOCK);
+        assert!(gz.len() < data.len() / 10, "{}", gz.len());
+        assert_eq!(gunzip(&gz), data);
+    }
+
+    #[test]
+    fn ratio_close_to_a_single_stream() {
+        let data = sample(4 * BLOCK);
+        let ours = gzip(&data, 6, 2, BLOCK).len() as f64;
+        let mut single = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        single.write_all(&data).unwrap();
+        let single = single.finish().unwrap().len() as f64;
+        assert!(ours <= single * 1.01, "ours {ours} vs one stream {single}");
+    }
+}
