@@ -53,10 +53,10 @@ impl std::fmt::Display for Sha256Sum {
     }
 }
 
-/// Hashes and counts the bytes written through it.
+/// Hashes and counts the bytes written through it (or only counts them).
 pub struct HashWriter<W> {
     inner: W,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     count: u64,
 }
 
@@ -64,7 +64,16 @@ impl<W: Write> HashWriter<W> {
     pub fn new(inner: W) -> Self {
         HashWriter {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
+            count: 0,
+        }
+    }
+
+    /// Count without hashing, for a stream whose digest is known otherwise.
+    pub fn counting(inner: W) -> Self {
+        HashWriter {
+            inner,
+            hasher: None,
             count: 0,
         }
     }
@@ -73,24 +82,33 @@ impl<W: Write> HashWriter<W> {
         &mut self.inner
     }
 
-    /// Flush, then hand back the inner writer with the digest and byte count.
-    pub fn finish(mut self) -> io::Result<(W, Sha256Sum, u64)> {
+    /// Flush, then hand back the inner writer with the digest (None when only counting)
+    /// and the byte count.
+    pub fn finish(mut self) -> io::Result<(W, Option<Sha256Sum>, u64)> {
         self.inner.flush()?;
-        Ok((self.inner, Sha256Sum::from_hasher(self.hasher), self.count))
+        Ok((
+            self.inner,
+            self.hasher.map(Sha256Sum::from_hasher),
+            self.count,
+        ))
     }
 }
 
 impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.inner.write_all(buf)?;
-        self.hasher.update(buf);
+        if let Some(h) = &mut self.hasher {
+            h.update(buf);
+        }
         self.count += buf.len() as u64;
         Ok(())
     }
@@ -113,6 +131,7 @@ mod tests {
         let mut w = HashWriter::new(Vec::new());
         w.write_all(b"{}").unwrap();
         let (inner, sum, n) = w.finish().unwrap();
+        let sum = sum.unwrap();
         assert_eq!(inner, b"{}");
         assert_eq!(n, 2);
         assert_eq!(
@@ -120,5 +139,9 @@ mod tests {
             "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
         );
         assert_eq!(sum.to_oci().to_string(), sum.prefixed());
+        let mut w = HashWriter::counting(Vec::new());
+        w.write_all(b"abc").unwrap();
+        let (_, sum, n) = w.finish().unwrap();
+        assert_eq!((sum, n), (None, 3));
     }
 }

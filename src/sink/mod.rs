@@ -6,8 +6,8 @@
 pub mod layout_dir;
 pub mod oci_archive;
 
-use std::fs;
-use std::io::IsTerminal;
+use std::fs::{self, File};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -51,11 +51,46 @@ pub struct ImageRecord {
     pub docker_layers: Vec<Sha256Sum>,
 }
 
+/// Where the context layer's compressed bytes are written.
+pub enum LayerOut {
+    /// A temporary blob in the store, committed under its digest.
+    Store(BufWriter<NamedTempFile>),
+    /// Straight into the archive file, after its reserved tar header.
+    Archive(BufWriter<File>),
+}
+
+impl Write for LayerOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LayerOut::Store(w) => w.write(buf),
+            LayerOut::Archive(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            LayerOut::Store(w) => w.write_all(buf),
+            LayerOut::Archive(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LayerOut::Store(w) => w.flush(),
+            LayerOut::Archive(w) => w.flush(),
+        }
+    }
+}
+
+const LAYER_BUFFER: usize = 1 << 20;
+
 pub enum Sink {
     ArchiveFile {
         staging: TempDir,
         out: NamedTempFile,
         path: PathBuf,
+        /// The context layer is already in `out`.
+        layer_written: bool,
     },
     ArchiveStdout {
         staging: TempDir,
@@ -120,6 +155,7 @@ impl Sink {
                     staging,
                     out,
                     path: path.clone(),
+                    layer_written: false,
                 })
             }
             (Format::OciDir, Target::Path(path)) => {
@@ -151,18 +187,88 @@ impl Sink {
         }
     }
 
+    /// Where to write the context layer's compressed bytes: straight into an archive file,
+    /// or a temporary blob in `store`. `mtime` is used for archive members.
+    pub fn layer_out(&mut self, store: &BlobStore, mtime: u64) -> Result<LayerOut> {
+        match self {
+            Sink::ArchiveFile { out, path, .. } => {
+                let file = oci_archive::begin_in_place(out.as_file(), mtime)
+                    .with_context(|| format!("writing '{}'", path.display()))?;
+                Ok(LayerOut::Archive(BufWriter::with_capacity(
+                    LAYER_BUFFER,
+                    file,
+                )))
+            }
+            _ => Ok(LayerOut::Store(BufWriter::with_capacity(
+                LAYER_BUFFER,
+                store.temp()?,
+            ))),
+        }
+    }
+
+    /// The layer written to `layer` is complete: give it its name.
+    pub fn commit_layer(
+        &mut self,
+        store: &BlobStore,
+        layer: LayerOut,
+        digest: &Sha256Sum,
+        size: u64,
+        mtime: u64,
+    ) -> Result<()> {
+        match (self, layer) {
+            (_, LayerOut::Store(w)) => {
+                let tmp = w
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .context("writing layer")?;
+                store.commit(tmp, digest)
+            }
+            (
+                Sink::ArchiveFile {
+                    out,
+                    path,
+                    layer_written,
+                    ..
+                },
+                LayerOut::Archive(w),
+            ) => {
+                drop(
+                    w.into_inner()
+                        .map_err(|e| e.into_error())
+                        .context("writing layer")?,
+                );
+                oci_archive::finish_in_place(out.as_file(), digest, size, mtime)
+                    .with_context(|| format!("writing '{}'", path.display()))?;
+                *layer_written = true;
+                Ok(())
+            }
+            (_, LayerOut::Archive(_)) => {
+                anyhow::bail!("a layer was written into an archive that does not exist")
+            }
+        }
+    }
+
     /// Write `oci-layout` and `index.json` (and for archives, the tar around them) and move
-    /// the result into place. `mtime` is used for archive members.
-    pub fn finish(self, record: &ImageRecord, mtime: u64) -> Result<()> {
+    /// the result into place. `mtime` is used for archive members; `layer` is the context
+    /// layer's digest.
+    pub fn finish(self, record: &ImageRecord, mtime: u64, layer: &Sha256Sum) -> Result<()> {
         match self {
             Sink::ArchiveFile {
                 staging,
                 mut out,
                 path,
+                layer_written,
             } => {
                 let store = BlobStore::create(staging.path())?;
-                oci_archive::write(&store, record, mtime, out.as_file_mut())
-                    .with_context(|| format!("writing '{}'", path.display()))?;
+                oci_archive::write(
+                    &store,
+                    record,
+                    mtime,
+                    layer,
+                    layer_written,
+                    out.as_file_mut(),
+                )
+                .with_context(|| format!("writing '{}'", path.display()))?;
                 out.as_file()
                     .sync_all()
                     .with_context(|| format!("writing '{}'", path.display()))?;
@@ -180,7 +286,7 @@ impl Sink {
                     .try_clone_to_owned()
                     .context("writing the image to stdout")?;
                 let mut file = fs::File::from(fd);
-                oci_archive::write(&store, record, mtime, &mut file)
+                oci_archive::write(&store, record, mtime, layer, false, &mut file)
                     .context("writing the image to stdout")?;
                 Ok(())
             }
