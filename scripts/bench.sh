@@ -56,7 +56,7 @@ gen() {
 measure() {
   local cmd="$1" times=() rss=0 t m
   for _ in $(seq "$runs"); do
-    rm -f "$dir/out.tar"
+    rm -f "$dir/out.tar" "$dir/size.txt"
     /usr/bin/time -f "%e %M" -o "$dir/time.txt" bash -c "$cmd" >/dev/null 2>"$dir/stderr.txt" || {
       echo "bench: command failed: $cmd" >&2; cat "$dir/stderr.txt" >&2; exit 1; }
     read -r t m < <(tail -1 "$dir/time.txt")
@@ -72,6 +72,17 @@ printf '%-6s %-42s %9s %7s %9s %11s\n' tree command median_s ratio rss_MiB out_M
 for tree in $trees; do
   gen "$tree"
   src="$dir/$tree"
+  # Peers, when installed, each from empty storage: umoci (unpack an empty image, copy the
+  # tree into its rootfs, repack: a gzip layer) and buildah (copy into a scratch container,
+  # commit a gzip-compressed OCI archive).
+  peers=""
+  if command -v umoci >/dev/null; then
+    peers+="gzip-umoci#umoci unpack+cp+repack (gzip)#rm -rf $dir/umoci $dir/bundle && umoci init --layout $dir/umoci && umoci new --image $dir/umoci:t && umoci unpack --image $dir/umoci:t $dir/bundle && cp -a $src $dir/bundle/rootfs/app && umoci repack --image $dir/umoci:t $dir/bundle"$'\n'
+  fi
+  if command -v buildah >/dev/null && [ "$(id -u)" = 0 ]; then
+    b="buildah --root $dir/bstore --runroot $dir/brun --storage-driver vfs"
+    peers+="gzip-buildah#buildah from scratch+copy+commit (gzip)#rm -rf $dir/bstore $dir/brun && c=\$($b from scratch) && $b copy -q \$c $src /app && $b commit -q --disable-compression=false \$c oci-archive:$dir/out.tar"$'\n'
+  fi
   declare -A base=()
   while IFS='#' read -r key label cmd; do
     [ -z "$key" ] && continue
@@ -90,7 +101,8 @@ gzip-gz1#tar | gzip -6 | sha256sum#tar -cf - -C $src . | gzip -6 | tee >(wc -c >
 gzip-img#imgbuild (gzip -6, default)#$bin build $src -o $dir/out.tar -q
 base-zstd#tar | zstd -T2 -3 | sha256sum (both hashes)#tar -cf - -C $src . | tee >(sha256sum >/dev/null) | zstd -q -T2 -3 | tee >(wc -c > $dir/size.txt) | sha256sum
 zstd-img#imgbuild --compression zstd#$bin build $src -o $dir/out.tar -q --compression zstd
+$peers
 EOF2
   unset base
 done
-rm -f "$dir/out.tar" "$dir/time.txt" "$dir/stderr.txt" "$dir/size.txt"
+rm -rf "$dir/out.tar" "$dir/time.txt" "$dir/stderr.txt" "$dir/size.txt" "$dir/umoci" "$dir/bundle" "$dir/bstore" "$dir/brun"
