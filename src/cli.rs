@@ -112,9 +112,15 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::OciArchive, value_name = "FORMAT")]
     pub format: OutputFormat,
 
-    /// Target platform as OS/ARCH[/VARIANT] [default: linux/amd64]
+    /// Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an
+    /// image index [default: linux/amd64, or the base image's platform]
     #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
     pub platform: Vec<String>,
+
+    /// Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
 
     /// Tag the image NAME[:TAG] (repeatable); recorded exactly as given
     #[arg(short, long = "tag", value_name = "NAME[:TAG]")]

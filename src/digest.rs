@@ -27,6 +27,17 @@ impl Sha256Sum {
         Sha256Sum { hex }
     }
 
+    /// From 64 lowercase hex characters; None for anything else.
+    pub fn from_hex(hex: &str) -> Option<Sha256Sum> {
+        let ok = hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| Sha256Sum {
+            hex: hex.to_owned(),
+        })
+    }
+
     /// The 64 lowercase hex characters.
     pub fn hex(&self) -> &str {
         &self.hex
@@ -143,5 +154,151 @@ mod tests {
         w.write_all(b"abc").unwrap();
         let (_, sum, n) = w.finish().unwrap();
         assert_eq!((sum, n), (None, 3));
+    }
+}
+
+/// A blob whose digest or size is not what its descriptor says.
+#[derive(Debug)]
+pub struct VerifyError {
+    pub what: String,
+    pub expected_digest: String,
+    pub expected_size: u64,
+    pub got_digest: Option<String>,
+    pub got_size: u64,
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.got_digest {
+            Some(got) => write!(
+                f,
+                "{} does not match its descriptor: expected {}, got {} ({} bytes read)",
+                self.what, self.expected_digest, got, self.got_size
+            ),
+            None => write!(
+                f,
+                "{} does not match its descriptor: expected {} bytes, got {} or more",
+                self.what, self.expected_size, self.got_size
+            ),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// Reads at most `size` bytes (one more is an error) and checks the sha256 and size when
+/// the end is reached: a reader that stops early must call `drain` to get the check.
+pub struct VerifyingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    expected_hex: String,
+    expected_size: u64,
+    read: u64,
+    what: String,
+    verified: bool,
+}
+
+impl<R: io::Read> VerifyingReader<R> {
+    /// `expected_hex` is the 64 hex characters of the expected sha256.
+    pub fn new(inner: R, expected_hex: &str, expected_size: u64, what: impl Into<String>) -> Self {
+        VerifyingReader {
+            inner,
+            hasher: Sha256::new(),
+            expected_hex: expected_hex.to_owned(),
+            expected_size,
+            read: 0,
+            what: what.into(),
+            verified: false,
+        }
+    }
+
+    fn fail(&self, got_digest: Option<String>, got_size: u64) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            VerifyError {
+                what: self.what.clone(),
+                expected_digest: format!("sha256:{}", self.expected_hex),
+                expected_size: self.expected_size,
+                got_digest,
+                got_size,
+            },
+        )
+    }
+
+    /// Read to the end, so that the digest is checked.
+    pub fn drain(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        while io::Read::read(self, &mut buf)? > 0 {}
+        Ok(())
+    }
+}
+
+impl<R: io::Read> io::Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.verified || buf.is_empty() {
+            return Ok(0);
+        }
+        // Never ask for more than one byte past the declared size.
+        let room = (self.expected_size + 1 - self.read).min(buf.len() as u64) as usize;
+        let n = loop {
+            match self.inner.read(&mut buf[..room]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        self.read += n as u64;
+        if self.read > self.expected_size {
+            return Err(self.fail(None, self.read));
+        }
+        self.hasher.update(&buf[..n]);
+        if n == 0 {
+            let got = Sha256Sum::from_hasher(std::mem::take(&mut self.hasher));
+            if self.read != self.expected_size || got.hex() != self.expected_hex {
+                return Err(self.fail(Some(got.prefixed()), self.read));
+            }
+            self.verified = true;
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod verify_tests {
+    use super::*;
+    use std::io::Read;
+
+    fn reader(data: &'static [u8], of: &[u8], size: u64) -> VerifyingReader<&'static [u8]> {
+        VerifyingReader::new(data, Sha256Sum::of(of).hex(), size, "blob x")
+    }
+
+    #[test]
+    fn accepts_exact_content() {
+        let mut out = Vec::new();
+        reader(b"hello", b"hello", 5).read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hello");
+    }
+
+    #[test]
+    fn rejects_wrong_digest_short_and_long_content() {
+        let e = reader(b"hellO", b"hello", 5)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("expected sha256:"), "{e}");
+        let e = reader(b"hell", b"hello", 5)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("4 bytes read"), "{e}");
+        let e = reader(b"hello!", b"hello", 5)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("expected 5 bytes"), "{e}");
+    }
+
+    #[test]
+    fn drain_checks_what_was_not_read() {
+        let mut r = reader(b"hello", b"hellx", 5);
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).unwrap();
+        assert!(r.drain().is_err());
     }
 }

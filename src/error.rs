@@ -143,7 +143,18 @@ pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
                 ),
             );
         }
+        if cause.downcast_ref::<InvalidImage>().is_some()
+            || cause.downcast_ref::<crate::digest::VerifyError>().is_some()
+        {
+            return (ExitClass::Rejected, None);
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|e| e.downcast_ref::<crate::digest::VerifyError>().is_some())
+            {
+                return (ExitClass::Rejected, None);
+            }
             match io.kind() {
                 std::io::ErrorKind::PermissionDenied => {
                     return (
@@ -227,4 +238,22 @@ mod tests {
         assert_eq!(escape_bytes(b"caf\xc3\xa9"), "café");
         assert_eq!(escape_bytes(b"x\xff\x1b[31m"), "x\\xff\\u{1b}[31m");
     }
+}
+
+/// An image read from disk that is invalid or unsafe (exit 3). The message names the
+/// document, blob or member at fault.
+#[derive(Debug)]
+pub struct InvalidImage(pub String);
+
+impl fmt::Display for InvalidImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidImage {}
+
+/// Shorthand for an `InvalidImage` error.
+pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
+    InvalidImage(msg.into()).into()
 }

@@ -14,6 +14,7 @@ use crate::context::dockerignore::DockerIgnore;
 use crate::error::UsageError;
 use crate::image::Platform;
 use crate::image::config::ImageSettings;
+use crate::image::reference::ImageRef;
 use crate::layer::HeaderOptions;
 use crate::sink::{Format, Target};
 
@@ -26,6 +27,9 @@ pub struct BuildOptions {
     pub target: Target,
     pub format: Format,
     pub platforms: Vec<Platform>,
+    /// `--platform` was given (otherwise a single-image base decides the platform).
+    pub platforms_explicit: bool,
+    pub base: Option<ImageRef>,
     pub tags: Vec<String>,
     pub settings: ImageSettings,
     pub header: HeaderOptions,
@@ -69,6 +73,11 @@ impl BuildOptions {
             refuse_output_inside(&context, p)?;
         }
         let platforms = parse_platforms(&args.platform)?;
+        let base = args
+            .base
+            .as_deref()
+            .map(|b| ImageRef::parse(b).map_err(|e| usage(format!("invalid --base {e}"))))
+            .transpose()?;
         let source_date_epoch = match (&args.source_date_epoch, env_epoch) {
             (Some(v), _) => Some(parse_epoch("--source-date-epoch", v)?),
             (None, Some(v)) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", &v)?),
@@ -131,6 +140,8 @@ impl BuildOptions {
             target,
             format,
             platforms,
+            platforms_explicit: !args.platform.is_empty(),
+            base,
             tags: args.tags.clone(),
             settings,
             header: HeaderOptions {
@@ -208,15 +219,6 @@ pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
         if !out.contains(&p) {
             out.push(p);
         }
-    }
-    if out.len() > 1 {
-        return Err(usage_hint(
-            format!(
-                "--platform names {} platforms; this build makes one image",
-                out.len()
-            ),
-            "run imgbuild once per platform",
-        ));
     }
     Ok(out)
 }
@@ -421,6 +423,8 @@ mod tests {
         assert_eq!(parse_platforms(&[]).unwrap()[0].to_string(), "linux/amd64");
         let p = parse_platforms(&["linux/arm64".into(), "linux/aarch64".into()]).unwrap();
         assert_eq!(p.len(), 1);
+        let p = parse_platforms(&["linux/amd64".into(), "linux/arm64".into()]).unwrap();
+        assert_eq!(p.len(), 2);
         assert!(
             parse_platforms(&["linux/mips".into()])
                 .unwrap_err()

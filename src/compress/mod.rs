@@ -92,6 +92,28 @@ impl Compression {
     }
 }
 
+/// zstd frames may ask for a window of at most 2^27 bytes (libzstd's default limit).
+const ZSTD_MAX_WINDOW_LOG: u32 = 27;
+
+/// A decompressing reader over `inner` for layers read from images: multi-member gzip is
+/// accepted, zstd windows are bounded.
+pub fn decoder<'a, R: io::Read + 'a>(
+    algorithm: Algorithm,
+    inner: R,
+) -> io::Result<Box<dyn io::Read + 'a>> {
+    Ok(match algorithm {
+        Algorithm::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(256 << 10, inner),
+        )),
+        Algorithm::Zstd => {
+            let mut d = zstd::Decoder::new(inner)?;
+            d.window_log_max(ZSTD_MAX_WINDOW_LOG)?;
+            Box::new(d)
+        }
+        Algorithm::None => Box::new(inner),
+    })
+}
+
 /// A streaming compressor; `finish` must be called to write the trailer and see its error.
 pub enum Encoder<W: Write> {
     Gzip(ParallelGzip<W>),

@@ -1,11 +1,9 @@
 //! The image configuration: platform, runtime settings from the flags, `rootfs.diff_ids`,
 //! a history entry for our layer, and `created`.
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, Result};
 use oci_spec::image::{
-    ConfigBuilder, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
+    Config, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
 };
 
 use super::platform::Platform;
@@ -31,63 +29,97 @@ pub struct ImageSettings {
     pub created_by: String,
 }
 
-/// The configuration of the image for one platform whose layers have these diff_ids.
+/// The configuration of the image for one platform: the base's configuration (if any)
+/// with the flags applied by Docker's rules, its layers' diff_ids followed by ours, and its
+/// history followed by ours.
+///
+/// `--env` replaces a base variable of the same name in place and appends new ones; labels
+/// merge; `--entrypoint` replaces the base's and clears an inherited cmd; `--cmd`,
+/// `--workdir`, `--user` replace; `--expose` adds ports.
 pub fn build_config(
     s: &ImageSettings,
     platform: &Platform,
-    diff_ids: &[Sha256Sum],
+    base: Option<&ImageConfiguration>,
+    diff_id: &Sha256Sum,
 ) -> Result<ImageConfiguration> {
     let created = rfc3339(s.created);
-    let mut config = ConfigBuilder::default();
-    if !s.env.is_empty() {
-        config = config.env(
-            s.env
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>(),
-        );
+    let mut config: Config = base.and_then(|b| b.config().clone()).unwrap_or_default();
+    let mut env = config.env().clone().unwrap_or_default();
+    for (k, v) in &s.env {
+        let entry = format!("{k}={v}");
+        match env
+            .iter_mut()
+            .find(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == k)
+        {
+            Some(slot) => *slot = entry,
+            None => env.push(entry),
+        }
     }
-    if !s.labels.is_empty() {
-        config = config.labels(s.labels.iter().cloned().collect::<HashMap<_, _>>());
-    }
+    config.set_env((!env.is_empty()).then_some(env));
+    let mut labels = config.labels().clone().unwrap_or_default();
+    labels.extend(s.labels.iter().cloned());
+    config.set_labels((!labels.is_empty()).then_some(labels));
     if let Some(ep) = &s.entrypoint {
-        config = config.entrypoint(ep.clone());
+        config.set_entrypoint((!ep.is_empty()).then(|| ep.clone()));
+        if s.cmd.is_none() {
+            config.set_cmd(None);
+        }
     }
     if let Some(cmd) = &s.cmd {
-        config = config.cmd(cmd.clone());
+        config.set_cmd((!cmd.is_empty()).then(|| cmd.clone()));
     }
     if let Some(dir) = &s.workdir {
-        config = config.working_dir(dir.clone());
+        config.set_working_dir(Some(dir.clone()));
     }
     if let Some(user) = &s.user {
-        config = config.user(user.clone());
+        config.set_user(Some(user.clone()));
     }
-    if !s.expose.is_empty() {
-        config = config.exposed_ports(s.expose.clone());
-    }
-    let config = config.build().context("building the image config")?;
+    let mut ports = config.exposed_ports().clone().unwrap_or_default();
+    ports.extend(s.expose.iter().cloned());
+    ports.sort();
+    ports.dedup();
+    config.set_exposed_ports((!ports.is_empty()).then_some(ports));
+
+    let mut diff_ids: Vec<String> = base
+        .map(|b| b.rootfs().diff_ids().clone())
+        .unwrap_or_default();
+    diff_ids.push(diff_id.prefixed());
     let rootfs = RootFsBuilder::default()
         .typ("layers")
-        .diff_ids(diff_ids.iter().map(Sha256Sum::prefixed).collect::<Vec<_>>())
+        .diff_ids(diff_ids)
         .build()
         .context("building the image config's rootfs")?;
-    let history = HistoryBuilder::default()
-        .created(created.clone())
-        .created_by(s.created_by.clone())
-        .comment("context directory layer")
-        .build()
-        .context("building the image history")?;
+    let mut history = base.and_then(|b| b.history().clone()).unwrap_or_default();
+    history.push(
+        HistoryBuilder::default()
+            .created(created.clone())
+            .created_by(s.created_by.clone())
+            .comment("context directory layer")
+            .build()
+            .context("building the image history")?,
+    );
     let mut builder = ImageConfigurationBuilder::default()
         .created(created)
         .architecture(platform.arch())
         .os(platform.os())
         .rootfs(rootfs)
-        .history(vec![history]);
+        .history(history);
     if let Some(v) = &platform.variant {
         builder = builder.variant(v.clone());
     }
+    if let Some(b) = base {
+        if let Some(a) = b.author() {
+            builder = builder.author(a.clone());
+        }
+        if let Some(v) = b.os_version() {
+            builder = builder.os_version(v.clone());
+        }
+        if let Some(f) = b.os_features() {
+            builder = builder.os_features(f.clone());
+        }
+    }
     let mut image = builder.build().context("building the image config")?;
-    if config != Default::default() {
+    if config != Config::default() {
         image.set_config(Some(config));
     }
     Ok(image)
@@ -138,7 +170,7 @@ mod tests {
             ..Default::default()
         };
         let p = Platform::parse("linux/arm64").unwrap();
-        let cfg = build_config(&s, &p, &[Sha256Sum::of(b"x")]).unwrap();
+        let cfg = build_config(&s, &p, None, &Sha256Sum::of(b"x")).unwrap();
         let v = serde_json::to_value(&cfg).unwrap();
         assert_eq!(v["architecture"], "arm64");
         assert_eq!(v["variant"], "v8");
@@ -156,9 +188,76 @@ mod tests {
     }
 
     #[test]
+    fn base_config_is_merged_by_docker_rules() {
+        let base: ImageConfiguration = serde_json::from_value(serde_json::json!({
+            "architecture": "amd64", "os": "linux", "author": "base author",
+            "config": {
+                "Env": ["PATH=/usr/bin:/bin", "LANG=C", "KEEP=1"],
+                "Labels": {"a": "base", "b": "base"},
+                "Entrypoint": ["/base-entry"], "Cmd": ["base-cmd"],
+                "WorkingDir": "/base", "User": "base", "ExposedPorts": {"80/tcp": {}},
+                "StopSignal": "SIGQUIT"
+            },
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:1111111111111111111111111111111111111111111111111111111111111111"]},
+            "history": [{"created_by": "base layer"}]
+        }))
+        .unwrap();
+        let s = ImageSettings {
+            env: vec![
+                ("LANG".into(), "C.UTF-8".into()),
+                ("NEW".into(), "x".into()),
+            ],
+            labels: vec![("b".into(), "ours".into())],
+            entrypoint: Some(vec!["/app".into()]),
+            expose: vec!["8080/tcp".into()],
+            created_by: "imgbuild build".into(),
+            ..Default::default()
+        };
+        let p = Platform::parse("linux/amd64").unwrap();
+        let v =
+            serde_json::to_value(build_config(&s, &p, Some(&base), &Sha256Sum::of(b"x")).unwrap())
+                .unwrap();
+        let c = &v["config"];
+        assert_eq!(
+            c["Env"],
+            serde_json::json!(["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "KEEP=1", "NEW=x"])
+        );
+        assert_eq!(c["Labels"], serde_json::json!({"a": "base", "b": "ours"}));
+        assert_eq!(c["Entrypoint"], serde_json::json!(["/app"]));
+        assert!(
+            c.get("Cmd").is_none(),
+            "a new entrypoint clears the inherited cmd"
+        );
+        assert_eq!(c["WorkingDir"], "/base");
+        assert_eq!(c["User"], "base");
+        assert_eq!(c["StopSignal"], "SIGQUIT");
+        assert_eq!(
+            c["ExposedPorts"],
+            serde_json::json!({"80/tcp": {}, "8080/tcp": {}})
+        );
+        assert_eq!(v["author"], "base author");
+        assert_eq!(v["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+        assert_eq!(v["history"][0]["created_by"], "base layer");
+        assert_eq!(v["history"][1]["created_by"], "imgbuild build");
+        // --cmd alone keeps the base entrypoint.
+        let s = ImageSettings {
+            cmd: Some(vec!["run".into()]),
+            ..Default::default()
+        };
+        let v =
+            serde_json::to_value(build_config(&s, &p, Some(&base), &Sha256Sum::of(b"x")).unwrap())
+                .unwrap();
+        assert_eq!(
+            v["config"]["Entrypoint"],
+            serde_json::json!(["/base-entry"])
+        );
+        assert_eq!(v["config"]["Cmd"], serde_json::json!(["run"]));
+    }
+
+    #[test]
     fn empty_settings_leave_config_out() {
         let p = Platform::parse("linux/amd64").unwrap();
-        let cfg = build_config(&ImageSettings::default(), &p, &[]).unwrap();
+        let cfg = build_config(&ImageSettings::default(), &p, None, &Sha256Sum::of(b"")).unwrap();
         let v = serde_json::to_value(&cfg).unwrap();
         assert!(v.get("config").is_none());
     }

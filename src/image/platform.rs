@@ -71,6 +71,44 @@ impl Platform {
         })
     }
 
+    /// A platform as an image states it, normalised like `parse` where it can be (an arm64
+    /// or arm image without a variant is v8 or v7), kept as it is otherwise.
+    pub fn from_image(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+        let text = match variant {
+            Some(v) if !v.is_empty() => format!("{os}/{architecture}/{v}"),
+            _ => format!("{os}/{architecture}"),
+        };
+        Platform::parse(&text).unwrap_or_else(|_| Platform {
+            os: os.to_owned(),
+            architecture: architecture.to_owned(),
+            variant: variant.filter(|v| !v.is_empty()).map(str::to_owned),
+        })
+    }
+
+    /// The platform an `oci_spec` platform describes.
+    pub fn from_oci(p: &oci_spec::image::Platform) -> Platform {
+        Platform::from_image(
+            &p.os().to_string(),
+            &p.architecture().to_string(),
+            p.variant().as_deref(),
+        )
+    }
+
+    /// The platform of the machine imgbuild runs on, as a Linux image platform.
+    pub fn host() -> Option<Platform> {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "arm" => "arm",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            _ => return None,
+        };
+        Platform::parse(&format!("linux/{arch}")).ok()
+    }
+
     pub fn os(&self) -> Os {
         Os::from(self.os.as_str())
     }
@@ -156,6 +194,24 @@ mod tests {
             let once = Platform::parse(p).unwrap();
             assert_eq!(Platform::parse(&once.to_string()).unwrap(), once);
         }
+    }
+
+    #[test]
+    fn image_platforms_are_normalised_like_flags() {
+        assert_eq!(
+            Platform::from_image("linux", "arm64", None),
+            Platform::parse("linux/arm64/v8").unwrap()
+        );
+        assert_eq!(
+            Platform::from_image("linux", "arm", Some("")),
+            Platform::parse("linux/arm/v7").unwrap()
+        );
+        assert_eq!(
+            Platform::from_image("linux", "amd64", None).to_string(),
+            "linux/amd64"
+        );
+        let odd = Platform::from_image("plan9", "mips", Some("x"));
+        assert_eq!(odd.to_string(), "plan9/mips/x");
     }
 
     #[test]

@@ -449,6 +449,7 @@ struct Report {
     output: Output,
     manifests: Vec<ManifestReport>,
     layer: LayerReport,
+    base: Option<BaseReport>,
     tags: Vec<String>,
     files: u64,
     warnings: Vec<String>,
@@ -469,6 +470,16 @@ struct ManifestReport {
     digest: String,
     size: u64,
     config_digest: String,
+    base_digest: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseReport {
+    #[allow(dead_code)]
+    reference: String,
+    #[allow(dead_code)]
+    form: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -525,6 +536,8 @@ fn json_report_schema_is_locked_and_true() {
     assert!(r.layer.uncompressed_size >= 4 * 512);
     assert_eq!(r.layer.media_type, m.layers[0].media_type);
     assert_eq!(r.tags, ["app:1"]);
+    assert!(r.base.is_none());
+    assert!(r.manifests[0].base_digest.is_none());
     assert_eq!(
         (r.files, r.stats.files, r.stats.entries, r.stats.bytes_in),
         (3, 3, 4, 15)

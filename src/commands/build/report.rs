@@ -1,0 +1,60 @@
+//! The `--json` document of `build`: dedicated report types, so the schema is a contract of
+//! its own and never follows internal types by accident. Documented in the README.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct BuildReport {
+    /// The image digest: of the manifest, or of the index for several platforms.
+    pub digest: String,
+    pub media_type: String,
+    pub output: OutputReport,
+    pub manifests: Vec<ManifestReport>,
+    pub layer: LayerReport,
+    pub base: Option<BaseReport>,
+    pub tags: Vec<String>,
+    pub files: u64,
+    pub warnings: Vec<String>,
+    pub stats: StatsReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutputReport {
+    pub format: String,
+    /// The output path, or null for stdout.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestReport {
+    pub platform: String,
+    pub digest: String,
+    pub size: u64,
+    pub config_digest: String,
+    /// The base manifest this platform's image was built on, if any.
+    pub base_digest: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayerReport {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub media_type: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BaseReport {
+    /// The base image as given on the command line.
+    pub reference: String,
+    pub form: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatsReport {
+    pub files: u64,
+    pub entries: u64,
+    pub bytes_in: u64,
+    pub elapsed_ms: u64,
+}

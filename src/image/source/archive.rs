@@ -1,0 +1,274 @@
+//! A tar file as a read-only store of members: one pass over the headers records where each
+//! regular file's bytes are, and later reads seek straight to them. Used for OCI archives
+//! and `docker save` archives. Member names are untrusted: they are normalised (`./` dropped),
+//! names with `..`, absolute names, duplicates and absurd counts are refused, and symlinks
+//! (docker save uses them for repeated layers) are followed inside the archive only.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::error::{escape_bytes, invalid};
+
+const MAX_MEMBERS: usize = 100_000;
+const MAX_NAME: usize = 4096;
+const MAX_LINK_HOPS: usize = 8;
+
+#[derive(Debug, Clone)]
+enum Member {
+    File { offset: u64, size: u64 },
+    Symlink(String),
+}
+
+/// The members of a tar file, by normalised name.
+pub struct TarIndex {
+    path: PathBuf,
+    members: HashMap<String, Member>,
+    /// Keeps a temporary copy of stdin alive.
+    _temp: Option<tempfile::NamedTempFile>,
+}
+
+impl TarIndex {
+    /// Index the tar at `path`.
+    pub fn open(path: &Path) -> Result<TarIndex> {
+        let file = File::open(path).with_context(|| format!("opening '{}'", path.display()))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(invalid(format!(
+                "'{}' is not a regular file",
+                path.display()
+            )));
+        }
+        let members =
+            index(file).with_context(|| format!("reading archive '{}'", path.display()))?;
+        Ok(TarIndex {
+            path: path.to_path_buf(),
+            members,
+            _temp: None,
+        })
+    }
+
+    /// Copy standard input to a temporary file (archives need random access) and index it.
+    pub fn from_stdin() -> Result<TarIndex> {
+        let mut temp = tempfile::Builder::new()
+            .prefix("imgbuild-stdin-")
+            .tempfile()
+            .context("creating a temporary file for stdin")?;
+        io::copy(&mut io::stdin().lock(), temp.as_file_mut())
+            .context("reading the image from stdin")?;
+        let mut idx =
+            TarIndex::open(temp.path()).map_err(|e| e.context("reading the image from stdin"))?;
+        idx._temp = Some(temp);
+        Ok(idx)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.members.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.members.keys().map(String::as_str)
+    }
+
+    /// The size of a member (following symlinks), if it is there.
+    pub fn size(&self, name: &str) -> Option<u64> {
+        match self.resolve(name).ok()? {
+            Member::File { size, .. } => Some(size),
+            Member::Symlink(_) => None,
+        }
+    }
+
+    /// Open a member's bytes.
+    pub fn open_member(&self, name: &str) -> Result<io::Take<File>> {
+        let Member::File { offset, size } = self.resolve(name)? else {
+            return Err(invalid(format!("archive member '{name}' is not a file")));
+        };
+        let mut f =
+            File::open(&self.path).with_context(|| format!("opening '{}'", self.path.display()))?;
+        f.seek(SeekFrom::Start(offset))?;
+        Ok(f.take(size))
+    }
+
+    /// Read a small member whole, refusing one larger than `cap`.
+    pub fn read_member(&self, name: &str, cap: u64) -> Result<Vec<u8>> {
+        let size = self
+            .size(name)
+            .ok_or_else(|| invalid(format!("the archive has no '{name}'")))?;
+        if size > cap {
+            return Err(invalid(format!(
+                "'{name}' is {size} bytes, more than the {cap} allowed"
+            )));
+        }
+        let mut out = Vec::with_capacity(size as usize);
+        self.open_member(name)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    fn resolve(&self, name: &str) -> Result<Member> {
+        let mut name = name.to_owned();
+        for _ in 0..MAX_LINK_HOPS {
+            match self.members.get(&name) {
+                Some(Member::Symlink(target)) => {
+                    name = join_link(&name, target).ok_or_else(|| {
+                        invalid(format!("archive member '{name}' links outside the archive"))
+                    })?;
+                }
+                Some(m) => return Ok(m.clone()),
+                None => return Err(invalid(format!("the archive has no '{name}'"))),
+            }
+        }
+        Err(invalid(format!(
+            "too many symlinks resolving archive member '{name}'"
+        )))
+    }
+}
+
+fn index(file: File) -> Result<HashMap<String, Member>> {
+    let mut archive = tar::Archive::new(file);
+    let mut members = HashMap::new();
+    for entry in archive.entries_with_seek()? {
+        let entry = entry.map_err(|e| invalid(format!("the archive is not a valid tar: {e}")))?;
+        if members.len() >= MAX_MEMBERS {
+            return Err(invalid(format!(
+                "the archive has more than {MAX_MEMBERS} members"
+            )));
+        }
+        let raw = entry.path_bytes();
+        if raw.len() > MAX_NAME {
+            return Err(invalid("an archive member name is longer than 4096 bytes"));
+        }
+        let Some(name) = normalise(&raw) else {
+            return Err(invalid(format!(
+                "archive member '{}' has an unsafe name",
+                escape_bytes(&raw)
+            )));
+        };
+        let member = match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
+                offset: entry.raw_file_position(),
+                size: entry.size(),
+            },
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                Member::Symlink(target)
+            }
+            _ => continue,
+        };
+        if name.is_empty() {
+            continue;
+        }
+        if members.insert(name.clone(), member).is_some() {
+            return Err(invalid(format!("archive member '{name}' appears twice")));
+        }
+    }
+    Ok(members)
+}
+
+/// `./a//b/` → `a/b`; `None` for absolute names or names with `..`.
+fn normalise(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?;
+    if text.starts_with('/') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for c in text.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return None,
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// A symlink target relative to its member's directory, kept inside the archive.
+fn join_link(member: &str, target: &str) -> Option<String> {
+    let base = match member.rsplit_once('/') {
+        Some((dir, _)) => dir.to_owned(),
+        None => String::new(),
+    };
+    let joined = if target.starts_with('/') || base.is_empty() {
+        target.to_owned()
+    } else {
+        format!("{base}/{target}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for c in joined.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_or_refused() {
+        assert_eq!(
+            normalise(b"./blobs//sha256/x").as_deref(),
+            Some("blobs/sha256/x")
+        );
+        assert_eq!(normalise(b"index.json").as_deref(), Some("index.json"));
+        assert_eq!(normalise(b"/etc/passwd"), None);
+        assert_eq!(normalise(b"a/../../b"), None);
+        assert_eq!(normalise(b"\xff"), None);
+    }
+
+    #[test]
+    fn links_stay_inside() {
+        assert_eq!(
+            join_link("a/layer.tar", "../b/layer.tar").as_deref(),
+            Some("b/layer.tar")
+        );
+        assert_eq!(join_link("layer.tar", "x").as_deref(), Some("x"));
+        assert_eq!(join_link("a/layer.tar", "../../etc/passwd"), None);
+    }
+
+    fn tar_of(members: &[(&str, &[u8])]) -> tempfile::NamedTempFile {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_members_and_refuses_duplicates() {
+        let f = tar_of(&[("./a", b"one"), ("dir/b", b"two")]);
+        let idx = TarIndex::open(f.path()).unwrap();
+        assert_eq!(idx.read_member("a", 10).unwrap(), b"one");
+        assert_eq!(idx.read_member("dir/b", 10).unwrap(), b"two");
+        assert!(idx.read_member("dir/b", 2).is_err());
+        assert!(idx.read_member("missing", 10).is_err());
+        let f = tar_of(&[("a", b"one"), ("./a", b"two")]);
+        let e = TarIndex::open(f.path()).err().unwrap();
+        assert!(format!("{e:#}").contains("appears twice"), "{e:#}");
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &[0x55u8; 3000]).unwrap();
+        assert!(TarIndex::open(f.path()).is_err());
+    }
+}

@@ -1,0 +1,606 @@
+//! Reading images from disk, whatever their form: an OCI layout directory, an OCI archive,
+//! or a `docker save` archive (classic, or Docker 25+), through one model. Everything read
+//! is untrusted: JSON documents are size-capped and parsed strictly, blob paths come only
+//! from parsed digests, and every blob is verified against its descriptor (digest and size)
+//! as it is read.
+
+pub mod archive;
+pub mod layout;
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest, MediaType};
+use serde::Deserialize;
+use serde_json::Value;
+
+use self::archive::TarIndex;
+use self::layout::LayoutDir;
+use super::reference::{ImageRef, Transport};
+use super::{
+    Platform, canonical, is_config, is_index, is_manifest, manifest, oci_layer, sniff_compression,
+};
+use crate::digest::{HashWriter, Sha256Sum, VerifyingReader};
+use crate::error::{UsageError, invalid};
+
+/// index.json, indexes and manifests are read up to this size.
+pub const MAX_DOCUMENT: u64 = 4 << 20;
+/// Image configs are read up to this size.
+pub const MAX_CONFIG: u64 = 16 << 20;
+/// Indexes nest at most this deep.
+const MAX_DEPTH: usize = 8;
+/// At most this many manifests in an index and layers in a manifest.
+const MAX_ENTRIES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Layout,
+    OciArchive,
+    DockerArchive,
+}
+
+impl Form {
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Layout => "oci-dir",
+            Form::OciArchive => "oci-archive",
+            Form::DockerArchive => "docker-archive",
+        }
+    }
+}
+
+enum Store {
+    Layout(LayoutDir),
+    Archive(TarIndex),
+    /// A docker-save archive: blobs are archive members or documents made from manifest.json.
+    Docker {
+        tar: TarIndex,
+        blobs: HashMap<String, DockerBlob>,
+    },
+}
+
+enum DockerBlob {
+    Member(String),
+    Bytes(Vec<u8>),
+}
+
+/// One platform's image, chosen and verified.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub manifest_desc: Descriptor,
+    pub manifest: ImageManifest,
+    pub config: ImageConfiguration,
+    pub platform: Platform,
+}
+
+/// An image on disk, opened.
+pub struct Image {
+    pub reference: ImageRef,
+    pub form: Form,
+    store: Store,
+    index: ImageIndex,
+    index_raw: Vec<u8>,
+}
+
+impl Image {
+    pub fn open(reference: &ImageRef) -> Result<Image> {
+        let what = reference.to_string();
+        let (form, store, index_raw) = open_store(reference)?;
+        let index: ImageIndex =
+            parse_index(&index_raw).with_context(|| format!("reading index.json of '{what}'"))?;
+        if index.manifests().len() > MAX_ENTRIES {
+            return Err(invalid(format!(
+                "index.json of '{what}' lists more than {MAX_ENTRIES} manifests"
+            )));
+        }
+        Ok(Image {
+            reference: reference.clone(),
+            form,
+            store,
+            index,
+            index_raw,
+        })
+    }
+
+    /// The top-level `index.json` (made from manifest.json for docker archives).
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    pub fn index_raw(&self) -> &[u8] {
+        &self.index_raw
+    }
+
+    /// A blob's bytes, verified as they are read (call `drain` when stopping early).
+    pub fn open_blob(&self, desc: &Descriptor) -> Result<VerifyingReader<Box<dyn Read + '_>>> {
+        let hex = sha256_hex(desc)?;
+        let raw: Box<dyn Read + '_> = match &self.store {
+            Store::Layout(dir) => Box::new(
+                dir.open_file(&LayoutDir::blob_rel(hex))
+                    .map_err(|e| missing(e, hex))?,
+            ),
+            Store::Archive(tar) => Box::new(
+                tar.open_member(&LayoutDir::blob_rel(hex))
+                    .map_err(|e| missing(e, hex))?,
+            ),
+            Store::Docker { tar, blobs } => match blobs.get(hex) {
+                Some(DockerBlob::Member(name)) => Box::new(tar.open_member(name)?),
+                Some(DockerBlob::Bytes(b)) => Box::new(io::Cursor::new(b.as_slice())),
+                None => {
+                    return Err(invalid(format!(
+                        "blob sha256:{hex} is missing from the image"
+                    )));
+                }
+            },
+        };
+        Ok(VerifyingReader::new(
+            raw,
+            hex,
+            desc.size(),
+            format!("blob sha256:{hex}"),
+        ))
+    }
+
+    /// A small blob whole, verified; refused when its descriptor says more than `cap`.
+    pub fn read_blob(&self, desc: &Descriptor, cap: u64) -> Result<Vec<u8>> {
+        if desc.size() > cap {
+            return Err(invalid(format!(
+                "{} is {} bytes, more than the {cap} allowed for a {}",
+                desc.digest(),
+                desc.size(),
+                desc.media_type()
+            )));
+        }
+        let mut out = Vec::with_capacity(desc.size() as usize);
+        self.open_blob(desc)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// The entry of index.json that the reference names (by tag, by pinned digest, or the
+    /// only one there is).
+    pub fn top(&self) -> Result<Descriptor> {
+        let entries = self.index.manifests();
+        let what = &self.reference;
+        if let Some(pin) = &self.reference.pinned {
+            if let Some(d) = entries.iter().find(|d| d.digest().to_string() == *pin) {
+                return Ok(d.clone());
+            }
+            for d in entries.iter().filter(|d| is_index(d.media_type())) {
+                if let Some(found) = self
+                    .children(d, 1)?
+                    .into_iter()
+                    .find(|c| c.digest().to_string() == *pin)
+                {
+                    return Ok(found);
+                }
+            }
+            return Err(UsageError::new(format!("'{what}' has no manifest or index {pin}")).into());
+        }
+        let tags: Vec<&str> = entries.iter().filter_map(manifest::ref_name).collect();
+        if let Some(tag) = &self.reference.tag {
+            return entries
+                .iter()
+                .find(|d| manifest::ref_name(d) == Some(tag.as_str()))
+                .cloned()
+                .ok_or_else(|| {
+                    UsageError::new(format!("tag '{tag}' is not in '{}'", self.path_text()))
+                        .with_hint(tag_hint(&tags))
+                        .into()
+                });
+        }
+        let mut distinct: Vec<&Descriptor> = Vec::new();
+        for d in entries {
+            if !distinct.iter().any(|x| x.digest() == d.digest()) {
+                distinct.push(d);
+            }
+        }
+        match distinct.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(invalid(format!("'{what}' holds no image"))),
+            _ => Err(UsageError::new(format!(
+                "'{what}' holds {} images; name one with a tag",
+                distinct.len()
+            ))
+            .with_hint(tag_hint(&tags))
+            .into()),
+        }
+    }
+
+    fn path_text(&self) -> String {
+        self.reference
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "stdin".into())
+    }
+
+    /// Read and check an index blob.
+    pub fn read_index(&self, desc: &Descriptor) -> Result<(ImageIndex, Vec<u8>)> {
+        let raw = self.read_blob(desc, MAX_DOCUMENT)?;
+        let index =
+            parse_index(&raw).with_context(|| format!("reading index {}", desc.digest()))?;
+        if index.manifests().len() > MAX_ENTRIES {
+            return Err(invalid(format!(
+                "index {} lists more than {MAX_ENTRIES} manifests",
+                desc.digest()
+            )));
+        }
+        check_declared(desc, index.media_type().as_ref())?;
+        Ok((index, raw))
+    }
+
+    /// Read and check a manifest blob.
+    pub fn read_manifest(&self, desc: &Descriptor) -> Result<(ImageManifest, Vec<u8>)> {
+        let raw = self.read_blob(desc, MAX_DOCUMENT)?;
+        let m =
+            parse_manifest(&raw).with_context(|| format!("reading manifest {}", desc.digest()))?;
+        if m.layers().len() > MAX_ENTRIES {
+            return Err(invalid(format!(
+                "manifest {} has more than {MAX_ENTRIES} layers",
+                desc.digest()
+            )));
+        }
+        check_declared(desc, m.media_type().as_ref())?;
+        if !is_config(m.config().media_type()) {
+            return Err(invalid(format!(
+                "manifest {} has a config of type {}, not an image config",
+                desc.digest(),
+                m.config().media_type()
+            )));
+        }
+        Ok((m, raw))
+    }
+
+    /// Read a config blob.
+    pub fn read_config(&self, desc: &Descriptor) -> Result<(ImageConfiguration, Vec<u8>)> {
+        let raw = self.read_blob(desc, MAX_CONFIG)?;
+        let c: ImageConfiguration = serde_json::from_slice(&raw).map_err(|e| {
+            invalid(format!(
+                "config {} is not a valid image config: {e}",
+                desc.digest()
+            ))
+        })?;
+        Ok((c, raw))
+    }
+
+    /// The manifests under a descriptor: itself when it is a manifest, the manifests of an
+    /// index (depth first) otherwise.
+    pub fn children(&self, desc: &Descriptor, depth: usize) -> Result<Vec<Descriptor>> {
+        if depth > MAX_DEPTH {
+            return Err(invalid(format!("indexes nest more than {MAX_DEPTH} deep")));
+        }
+        if is_manifest(desc.media_type()) {
+            return Ok(vec![desc.clone()]);
+        }
+        if !is_index(desc.media_type()) {
+            return Err(invalid(format!(
+                "{} has media type {}, neither a manifest nor an index",
+                desc.digest(),
+                desc.media_type()
+            )));
+        }
+        let (index, _) = self.read_index(desc)?;
+        let mut out = Vec::new();
+        for d in index.manifests() {
+            if is_index(d.media_type()) {
+                out.extend(self.children(d, depth + 1)?);
+            } else if is_manifest(d.media_type()) {
+                out.push(d.clone());
+            }
+            // Other entries (attestations, artifacts) are not images: skip them.
+        }
+        Ok(out)
+    }
+
+    /// Every platform manifest the reference names, with its platform.
+    pub fn candidates(&self) -> Result<Vec<(Descriptor, Platform)>> {
+        let top = self.top()?;
+        let mut out = Vec::new();
+        for d in self.children(&top, 0)? {
+            let platform = match d.platform() {
+                Some(p) => Platform::from_oci(p),
+                None => self.select_desc(&d)?.platform,
+            };
+            out.push((d, platform));
+        }
+        Ok(out)
+    }
+
+    /// The image for `want` (or, when None, the only one there is).
+    pub fn select(&self, want: Option<&Platform>) -> Result<Selected> {
+        let candidates = self.candidates()?;
+        let chosen = match want {
+            Some(p) => candidates.iter().find(|(_, cp)| cp == p),
+            None if candidates.len() == 1 => candidates.first(),
+            None => {
+                let host = Platform::parse("linux/amd64").ok();
+                candidates.iter().find(|(_, cp)| Some(cp) == host.as_ref())
+            }
+        };
+        let Some((desc, _)) = chosen else {
+            let have: Vec<String> = candidates.iter().map(|(_, p)| p.to_string()).collect();
+            let asked = want
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "linux/amd64".into());
+            return Err(
+                UsageError::new(format!("'{}' has no image for {asked}", self.reference))
+                    .with_hint(format!("it has: {}", have.join(", ")))
+                    .into(),
+            );
+        };
+        let selected = self.select_desc(desc)?;
+        if let Some(p) = want
+            && &selected.platform != p
+        {
+            return Err(invalid(format!(
+                "manifest {} is listed for {p} but its config says {}",
+                desc.digest(),
+                selected.platform
+            )));
+        }
+        Ok(selected)
+    }
+
+    fn select_desc(&self, desc: &Descriptor) -> Result<Selected> {
+        let (manifest, _) = self.read_manifest(desc)?;
+        let (config, _) = self.read_config(manifest.config())?;
+        let platform = Platform::from_image(
+            &config.os().to_string(),
+            &config.architecture().to_string(),
+            config.variant().as_deref(),
+        );
+        if config.rootfs().diff_ids().len() != manifest.layers().len() {
+            return Err(invalid(format!(
+                "manifest {} has {} layers but its config lists {} diff_ids",
+                desc.digest(),
+                manifest.layers().len(),
+                config.rootfs().diff_ids().len()
+            )));
+        }
+        Ok(Selected {
+            manifest_desc: desc.clone(),
+            manifest,
+            config,
+            platform,
+        })
+    }
+}
+
+fn tag_hint(tags: &[&str]) -> String {
+    if tags.is_empty() {
+        "the image has no tags; pin one with @sha256:DIGEST".into()
+    } else {
+        format!("tags in the image: {}", tags.join(", "))
+    }
+}
+
+fn missing(e: anyhow::Error, hex: &str) -> anyhow::Error {
+    let not_found = e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::NotFound)
+    }) || e.to_string().contains("has no");
+    if not_found {
+        invalid(format!("blob sha256:{hex} is missing from the image"))
+    } else {
+        e
+    }
+}
+
+/// The 64 hex characters of a descriptor's sha256 digest; anything else is refused before
+/// it can become part of a path.
+pub fn sha256_hex(desc: &Descriptor) -> Result<&str> {
+    let d = desc.digest();
+    let hex = d.digest();
+    let ok = d.algorithm().to_string() == "sha256"
+        && hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(hex)
+    } else {
+        Err(invalid(format!("unsupported or malformed digest '{d}'")))
+    }
+}
+
+/// A document's own mediaType, when present, must agree with its descriptor's.
+fn check_declared(desc: &Descriptor, own: Option<&MediaType>) -> Result<()> {
+    if let Some(own) = own
+        && own != desc.media_type()
+    {
+        return Err(invalid(format!(
+            "{} is described as {} but says it is {own}",
+            desc.digest(),
+            desc.media_type()
+        )));
+    }
+    Ok(())
+}
+
+/// Parse an index strictly: no duplicate fields, not also shaped like a manifest.
+pub fn parse_index(raw: &[u8]) -> Result<ImageIndex> {
+    let v: Value =
+        serde_json::from_slice(raw).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+    if v.get("config").is_some() || v.get("layers").is_some() {
+        return Err(invalid(
+            "an index that also has config or layers is ambiguous",
+        ));
+    }
+    serde_json::from_slice(raw).map_err(|e| invalid(format!("not a valid image index: {e}")))
+}
+
+/// Parse a manifest strictly: no duplicate fields, not also shaped like an index.
+pub fn parse_manifest(raw: &[u8]) -> Result<ImageManifest> {
+    let v: Value =
+        serde_json::from_slice(raw).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+    if v.get("manifests").is_some() {
+        return Err(invalid("a manifest that also has manifests is ambiguous"));
+    }
+    serde_json::from_slice(raw).map_err(|e| invalid(format!("not a valid image manifest: {e}")))
+}
+
+/// Open the store behind a reference and read (or make) its index.json.
+fn open_store(r: &ImageRef) -> Result<(Form, Store, Vec<u8>)> {
+    let form = match (&r.transport, &r.path) {
+        (Transport::Layout, _) => Form::Layout,
+        (Transport::OciArchive, _) => Form::OciArchive,
+        (Transport::DockerArchive, _) => Form::DockerArchive,
+        (Transport::Sniff, Some(p)) if p.is_dir() => Form::Layout,
+        (Transport::Sniff, _) => {
+            let tar = tar_of(r.path.as_deref())?;
+            let form = if tar.contains("oci-layout") && tar.contains("index.json") {
+                Form::OciArchive
+            } else if tar.contains("manifest.json") {
+                Form::DockerArchive
+            } else {
+                return Err(invalid(
+                    "not an image archive: it has neither oci-layout nor manifest.json",
+                ));
+            };
+            return finish_archive(form, tar);
+        }
+    };
+    match form {
+        Form::Layout => {
+            let path = r.path.as_deref().ok_or_else(|| {
+                anyhow::Error::new(UsageError::new("an oci: layout cannot be read from stdin"))
+            })?;
+            let dir = LayoutDir::open(path)?;
+            check_layout_version(&dir.read_file("oci-layout", MAX_DOCUMENT)?)?;
+            let index = dir.read_file("index.json", MAX_DOCUMENT)?;
+            Ok((form, Store::Layout(dir), index))
+        }
+        _ => finish_archive(form, tar_of(r.path.as_deref())?),
+    }
+}
+
+fn tar_of(path: Option<&Path>) -> Result<TarIndex> {
+    match path {
+        Some(p) => TarIndex::open(p),
+        None => TarIndex::from_stdin(),
+    }
+}
+
+fn finish_archive(form: Form, tar: TarIndex) -> Result<(Form, Store, Vec<u8>)> {
+    if form == Form::DockerArchive {
+        let (blobs, index) = docker_blobs(&tar)?;
+        return Ok((form, Store::Docker { tar, blobs }, index));
+    }
+    check_layout_version(&tar.read_member("oci-layout", MAX_DOCUMENT)?)?;
+    let index = tar.read_member("index.json", MAX_DOCUMENT)?;
+    Ok((form, Store::Archive(tar), index))
+}
+
+fn check_layout_version(raw: &[u8]) -> Result<()> {
+    #[derive(Deserialize)]
+    struct OciLayout {
+        #[serde(rename = "imageLayoutVersion")]
+        version: String,
+    }
+    let l: OciLayout = serde_json::from_slice(raw)
+        .map_err(|e| invalid(format!("oci-layout is not valid: {e}")))?;
+    if l.version != "1.0.0" {
+        return Err(invalid(format!(
+            "unsupported image layout version {}",
+            l.version
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+/// Make OCI documents from a docker-save archive's manifest.json: the config and layers are
+/// hashed here (docker save names them by path, not by digest), manifests are made, and an
+/// index lists them with their tags.
+fn docker_blobs(tar: &TarIndex) -> Result<(HashMap<String, DockerBlob>, Vec<u8>)> {
+    let raw = tar.read_member("manifest.json", MAX_DOCUMENT)?;
+    let entries: Vec<DockerEntry> = serde_json::from_slice(&raw)
+        .map_err(|e| invalid(format!("manifest.json is not valid: {e}")))?;
+    if entries.len() > MAX_ENTRIES {
+        return Err(invalid("manifest.json lists too many images"));
+    }
+    let mut blobs = HashMap::new();
+    let mut index_entries = Vec::new();
+    for entry in &entries {
+        if entry.layers.len() > MAX_ENTRIES {
+            return Err(invalid(format!(
+                "manifest.json lists more than {MAX_ENTRIES} layers"
+            )));
+        }
+        let config = tar.read_member(&entry.config, MAX_CONFIG)?;
+        let config_sum = Sha256Sum::of(&config);
+        let parsed: ImageConfiguration = serde_json::from_slice(&config).map_err(|e| {
+            invalid(format!(
+                "'{}' is not a valid image config: {e}",
+                entry.config
+            ))
+        })?;
+        blobs.insert(
+            config_sum.hex().to_owned(),
+            DockerBlob::Member(entry.config.clone()),
+        );
+        let mut layers = Vec::new();
+        for name in &entry.layers {
+            let (sum, size, algorithm) = hash_member(tar, name)?;
+            blobs.insert(sum.hex().to_owned(), DockerBlob::Member(name.clone()));
+            layers.push(manifest::descriptor(oci_layer(algorithm), &sum, size));
+        }
+        let m = manifest::build_manifest(
+            manifest::descriptor(MediaType::ImageConfig, &config_sum, config.len() as u64),
+            layers,
+            &[],
+        )?;
+        let m_raw = canonical::to_vec(&m, "a manifest")?;
+        let m_sum = Sha256Sum::of(&m_raw);
+        let mut desc = manifest::descriptor(MediaType::ImageManifest, &m_sum, m_raw.len() as u64);
+        let platform = Platform::from_image(
+            &parsed.os().to_string(),
+            &parsed.architecture().to_string(),
+            parsed.variant().as_deref(),
+        );
+        desc.set_platform(Some(platform.to_oci()));
+        blobs.insert(m_sum.hex().to_owned(), DockerBlob::Bytes(m_raw));
+        match entry.repo_tags.as_deref() {
+            Some(tags) if !tags.is_empty() => {
+                index_entries.extend(tags.iter().map(|t| manifest::tagged(&desc, Some(t))));
+            }
+            _ => index_entries.push(desc),
+        }
+    }
+    let index = manifest::build_index(index_entries, &[])?;
+    Ok((blobs, canonical::to_vec(&index, "index.json")?))
+}
+
+/// sha256, size and compression of an archive member, in one read.
+fn hash_member(tar: &TarIndex, name: &str) -> Result<(Sha256Sum, u64, crate::compress::Algorithm)> {
+    let mut member = tar.open_member(name)?;
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut member, &mut head)?;
+    let algorithm = sniff_compression(&head[..n]);
+    let mut w = HashWriter::new(io::sink());
+    io::Write::write_all(&mut w, &head[..n])?;
+    io::copy(&mut member, &mut w).with_context(|| format!("reading '{name}'"))?;
+    let (_, sum, size) = w.finish()?;
+    Ok((sum.expect("HashWriter::new always hashes"), size, algorithm))
+}
+
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
