@@ -70,3 +70,59 @@ pub fn ref_name(desc: &Descriptor) -> Option<&str> {
         .and_then(|a| a.get(ANNOTATION_REF_NAME))
         .map(String::as_str)
 }
+
+/// The fully qualified form of a Docker-style reference, as `docker save` records RepoTags:
+/// `busybox` → `docker.io/library/busybox:latest`, `me/app:1` → `docker.io/me/app:1`.
+/// References with a registry host (a first component with `.` or `:`, or `localhost`) only
+/// get `:latest` added when they have no tag.
+pub fn normalize_docker_ref(r: &str) -> String {
+    let (name, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let mut full = if last.contains(':') || digest.is_some() {
+        name.to_owned()
+    } else {
+        format!("{name}:latest")
+    };
+    let first = name.split('/').next().unwrap_or(name);
+    let has_host =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if !has_host {
+        full = if name.contains('/') {
+            format!("docker.io/{full}")
+        } else {
+            format!("docker.io/library/{full}")
+        };
+    }
+    match digest {
+        Some(d) => format!("{full}@{d}"),
+        None => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_refs_normalise() {
+        assert_eq!(
+            normalize_docker_ref("busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(normalize_docker_ref("base:1"), "docker.io/library/base:1");
+        assert_eq!(normalize_docker_ref("me/app:2"), "docker.io/me/app:2");
+        assert_eq!(
+            normalize_docker_ref("docker.io/library/base:1"),
+            "docker.io/library/base:1"
+        );
+        assert_eq!(
+            normalize_docker_ref("localhost/app"),
+            "localhost/app:latest"
+        );
+        assert_eq!(normalize_docker_ref("ghcr.io/o/app:3"), "ghcr.io/o/app:3");
+        assert_eq!(normalize_docker_ref("reg:5000/app"), "reg:5000/app:latest");
+    }
+}

@@ -588,8 +588,8 @@ struct DockerImage {
     layers: Vec<String>,
 }
 
-/// `manifest.json` must point at existing blobs and, for its first entry, at exactly the first
-/// image's config and layers.
+/// `manifest.json` must point at existing blobs, each entry at exactly one image's config and
+/// layers.
 fn check_docker_manifest(
     members: &Members,
     doc: Value,
@@ -606,23 +606,17 @@ fn check_docker_manifest(
                 "{what}: '{path}' is not an existing blob"
             );
         }
-        if i == 0 {
-            let m = images
-                .first()
-                .ok_or_else(|| anyhow!("{what}: the index has no image"))?;
-            let config = blob_path(&m.config_digest);
-            ensure!(
-                item.config == config,
-                "{what}: Config is not {}'s config {config}",
-                m.digest
-            );
-            let layers: Vec<String> = m.layers.iter().map(|l| blob_path(&l.digest)).collect();
-            ensure!(
-                item.layers == layers,
-                "{what}: Layers are not {}'s layers {layers:?}",
-                m.digest
-            );
-        }
+        // Each entry must be exactly one of the images: its config and its layers.
+        let m = images
+            .iter()
+            .find(|m| item.config == blob_path(&m.config_digest))
+            .ok_or_else(|| anyhow!("{what}: Config {} is no image's config", item.config))?;
+        let layers: Vec<String> = m.layers.iter().map(|l| blob_path(&l.digest)).collect();
+        ensure!(
+            item.layers == layers,
+            "{what}: Layers are not {}'s layers {layers:?}",
+            m.digest
+        );
     }
     ensure!(!list.is_empty(), "manifest.json: lists no image");
     Ok(doc)

@@ -36,7 +36,7 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
 
 /// umoci unpack/repack (without --rootless), runc and podman here keep owners and setuid bits,
 /// which needs root; false (after `skip`) otherwise.
-fn require_root() -> bool {
+pub fn require_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
@@ -55,7 +55,7 @@ fn skip(why: &str) {
 }
 
 /// Runs `cmd` and returns its stdout; panics with the command, status and both streams.
-fn run(cmd: &mut Command) -> String {
+pub fn run(cmd: &mut Command) -> String {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -77,7 +77,7 @@ fn tool(path: &Path, args: &[&str]) -> String {
 }
 
 /// A temp path as an argument (tempfile's names are ASCII).
-fn s(path: &Path) -> &str {
+pub fn s(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
 }
 
@@ -382,13 +382,13 @@ fn umoci_unpacks_uncompressed_images_to_the_context() {
 }
 
 /// podman with all of its state in a temp dir: vfs storage, no event log, cgroupfs.
-struct Podman {
+pub struct Podman {
     bin: PathBuf,
     state: TempDir,
 }
 
 impl Podman {
-    fn new() -> Option<Podman> {
+    pub fn new() -> Option<Podman> {
         require_root().then_some(())?;
         Some(Podman {
             bin: require_tool("podman")?,
@@ -396,7 +396,7 @@ impl Podman {
         })
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub fn run(&self, args: &[&str]) -> String {
         let dir = |name: &str| self.state.path().join(name);
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--root")

@@ -180,9 +180,18 @@ impl Image {
         }
         let tags: Vec<&str> = entries.iter().filter_map(manifest::ref_name).collect();
         if let Some(tag) = &self.reference.tag {
+            // An exact ref.name first; then, as Docker does, `base:1` for a RepoTag recorded
+            // as `docker.io/library/base:1`.
+            let wanted = manifest::normalize_docker_ref(tag);
             return entries
                 .iter()
                 .find(|d| manifest::ref_name(d) == Some(tag.as_str()))
+                .or_else(|| {
+                    entries.iter().find(|d| {
+                        manifest::ref_name(d)
+                            .is_some_and(|n| manifest::normalize_docker_ref(n) == wanted)
+                    })
+                })
                 .cloned()
                 .ok_or_else(|| {
                     UsageError::new(format!("tag '{tag}' is not in '{}'", self.path_text()))
