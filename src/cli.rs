@@ -10,8 +10,15 @@ Examples:
   # An OCI archive for arm64, tagged; the image digest is printed on stdout
   imgbuild build ./dist -o app.tar --platform linux/arm64 -t app:1.4
 
-  # Stream the archive into skopeo
-  imgbuild build ./site -o - | skopeo copy oci-archive:/dev/stdin oci:layout:site
+  # Stream the archive into podman (or docker) without a file in between
+  imgbuild build ./site -o - -t site:1 | podman load
+
+  # One image for two platforms (an image index sharing one layer)
+  imgbuild build ./dist -o app.tar --platform linux/amd64,linux/arm64 -t app:1.4
+
+  # On top of a base image saved as a file, under /app
+  imgbuild build ./dist -o app.tar --base oci-archive:busybox.tar:busybox:1.36 --prefix /app \\
+      --entrypoint /app/server
 
   # An image layout directory (created, or added to when it already is one)
   imgbuild build ./dist --format oci-dir -o ./layout -t app:1.4
@@ -19,8 +26,17 @@ Examples:
   # Reproducible in CI: same tree + same epoch = same bytes, on any machine
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) imgbuild build ./dist -o app.tar --normalize-modes
 
-  # A runnable image
-  imgbuild build ./rootfs -o app.tar --entrypoint /bin/app --cmd '[\"--port\", \"8080\"]' --expose 8080";
+  # Metadata for scripts
+  digest=$(imgbuild build ./dist -o app.tar -q)
+  imgbuild build ./dist -o app.tar --json | jq -r .layer.diff_id";
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0    success
+  1    failure: I/O error, disk full, unreadable file, file changed while read
+  2    usage: a bad flag or argument (missing context, unknown platform, tag not found)
+  3    input rejected: an invalid or unsafe image, a fifo or device in the context
+  130  interrupted (143 for SIGTERM); temporary files are removed";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +44,8 @@ Examples:
     version,
     about = "Build OCI container images from a directory: no daemon, no root, reproducible",
     propagate_version = true,
-    help_expected = true
+    help_expected = true,
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -74,10 +91,21 @@ pub enum ProgressChoice {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Build an image from a directory
     #[command(after_help = BUILD_EXAMPLES)]
     Build(BuildArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

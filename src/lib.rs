@@ -30,13 +30,18 @@ pub mod ui;
 use anyhow::Result;
 
 use cli::{Cli, Command};
-use progress::NoProgress;
 use ui::Printer;
 
 /// Run a parsed command line.
 pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
     match &cli.command {
-        Command::Build(args) => commands::build::run(args, printer, &NoProgress),
+        Command::Build(args) => {
+            let progress = ui::progress::for_printer(printer);
+            let result = commands::build::run(args, printer, progress.as_ref());
+            progress.finish();
+            result
+        }
+        Command::Completions(args) => commands::completions::run(args),
     }
 }
 
@@ -44,5 +49,6 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
 pub fn stdout_is_image(cli: &Cli) -> bool {
     match &cli.command {
         Command::Build(args) => args.output.as_ref().is_none_or(|o| o.as_os_str() == "-"),
+        Command::Completions(_) => false,
     }
 }

@@ -2,3 +2,4 @@
 //! reports the result through the `Printer`.
 
 pub mod build;
+pub mod completions;

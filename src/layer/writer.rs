@@ -105,7 +105,6 @@ impl<W: Write> LayerWriter<W> {
             self.out
                 .write_all(&self.header_buf)
                 .context("writing layer")?;
-            progress.advance(0, 1);
             return Ok(());
         }
         let path = host_path(root, &entry.rel_path);

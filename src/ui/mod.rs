@@ -2,6 +2,7 @@
 //! drawing and the error report. The library never prints on its own.
 
 pub mod printer;
+pub mod progress;
 pub mod report;
 
 pub use printer::Printer;

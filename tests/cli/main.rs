@@ -3,9 +3,11 @@
 mod base; // --base and several platforms
 mod build; // what goes into the layer, config and output
 mod checker; // our own image validator, run on every image built
+mod docs; // completions/, man/ and --help examples stay fresh
 mod errors; // bad input, exit codes, no partial output, interrupts
 mod ignore; // .dockerignore / .gitignore / .git / -v
 mod interop; // skopeo, umoci, oci-image-tool, podman, runc
 mod reproducible; // byte-identical rebuilds across processes
 mod snapshot; // filesystem tree snapshots for comparing unpacked images
+mod ui; // progress bar on a pty, plain progress, colors
 mod util; // TestContext and the clean command

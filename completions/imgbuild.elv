@@ -1,0 +1,96 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[imgbuild] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'imgbuild'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'imgbuild'= {
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand build 'Build an image from a directory'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imgbuild;build'= {
+            cand -o 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout'
+            cand --output 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout'
+            cand --format 'Output format'
+            cand --platform 'Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an image index [default: linux/amd64, or the base image''s platform]'
+            cand --base 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST'
+            cand -t 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given'
+            cand --tag 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given'
+            cand --env 'Set an environment variable in the image (repeatable)'
+            cand --label 'Set a label in the image config (repeatable)'
+            cand --annotation 'Set an annotation on the manifest (repeatable)'
+            cand --entrypoint 'The program to run: a JSON array, or words split as a shell would ('''' clears it)'
+            cand --cmd 'Default arguments (or command): a JSON array, or words split as a shell would'
+            cand --workdir 'Working directory of the container (absolute)'
+            cand --user 'User (and group) the container runs as'
+            cand --expose 'Declare a port the container listens on (repeatable)'
+            cand --prefix 'Place the context under this absolute path in the image (parents are created)'
+            cand --chown 'Owner of every entry, as numeric UID:GID [default: 0:0]'
+            cand --compression 'Layer compression'
+            cand --compression-level 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)'
+            cand --ignore-file 'One more file of .dockerignore patterns, applied after the context''s own'
+            cand --source-date-epoch 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --normalize-modes 'Store modes as 0755 (directories, executables) or 0644, independent of the umask'
+            cand --no-ignore 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
+            cand --json 'Print a JSON document describing the image instead of the digest'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'imgbuild;completions'= {
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'imgbuild;help'= {
+            cand build 'Build an image from a directory'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imgbuild;help;build'= {
+        }
+        &'imgbuild;help;completions'= {
+        }
+        &'imgbuild;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,87 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_imgbuild_global_optspecs
+    string join \n q/quiet v/verbose color= progress= h/help V/version
+end
+
+function __fish_imgbuild_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_imgbuild_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_imgbuild_using_subcommand
+    set -l cmd (__fish_imgbuild_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "build" -d 'Build an image from a directory'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s o -l output -d 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l format -d 'Output format' -r -f -a "oci-archive\t'A tar of an OCI image layout, with Docker\'s manifest.json (docker/podman load)'
+oci-dir\t'An OCI image layout directory'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l platform -d 'Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an image index [default: linux/amd64, or the base image\'s platform]' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l base -d 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s t -l tag -d 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l env -d 'Set an environment variable in the image (repeatable)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l label -d 'Set a label in the image config (repeatable)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l annotation -d 'Set an annotation on the manifest (repeatable)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l entrypoint -d 'The program to run: a JSON array, or words split as a shell would (\'\' clears it)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l cmd -d 'Default arguments (or command): a JSON array, or words split as a shell would' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l workdir -d 'Working directory of the container (absolute)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l user -d 'User (and group) the container runs as' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l expose -d 'Declare a port the container listens on (repeatable)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l prefix -d 'Place the context under this absolute path in the image (parents are created)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l chown -d 'Owner of every entry, as numeric UID:GID [default: 0:0]' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression -d 'Layer compression' -r -f -a "gzip\t'gzip (the most widely supported)'
+zstd\t'zstd (faster, smaller; needs recent consumers)'
+none\t'No compression'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression-level -d 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ignore-file -d 'One more file of .dockerignore patterns, applied after the context\'s own' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l source-date-epoch -d 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l normalize-modes -d 'Store modes as 0755 (directories, executables) or 0644, independent of the umask'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-ignore -d 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l json -d 'Print a JSON document describing the image instead of the digest'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build completions help" -f -a "build" -d 'Build an image from a directory'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,58 @@
+//! `imgbuild completions <shell>` and the man pages: both generated from the clap
+//! definition; the same functions feed the tests that keep `completions/` and `man/` fresh.
+
+use std::io::Write;
+
+use anyhow::{Context as _, Result};
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::{Cli, CompletionsArgs};
+
+pub fn run(args: &CompletionsArgs) -> Result<()> {
+    let bytes = completion(args.shell);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes).context("writing to stdout")?;
+    out.flush().context("writing to stdout")
+}
+
+/// The completion script for one shell.
+pub fn completion(shell: Shell) -> Vec<u8> {
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "imgbuild", &mut out);
+    out
+}
+
+/// The file name each shell's completion script is committed under in `completions/`.
+pub fn completion_file(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "imgbuild.bash",
+        Shell::Zsh => "_imgbuild",
+        Shell::Fish => "imgbuild.fish",
+        Shell::Elvish => "imgbuild.elv",
+        Shell::PowerShell => "_imgbuild.ps1",
+        _ => "imgbuild.completion",
+    }
+}
+
+/// The man pages: `imgbuild.1` and one per subcommand (`imgbuild-build.1`, ...), as
+/// (file name, roff) pairs.
+pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+    fn collect(cmd: clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            collect(sub, out)?;
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut bytes = Vec::new();
+        man.render(&mut bytes).context("rendering a man page")?;
+        out.push((man.get_filename(), bytes));
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut out = Vec::new();
+    collect(cmd, &mut out)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
