@@ -184,7 +184,7 @@ fn worker(rx: &Mutex<Receiver<Job>>, level: u32) {
 }
 
 /// Bytes per classification segment: each is either deflated or stored.
-const SEGMENT: usize = 64 << 10;
+const SEGMENT: usize = 32 << 10;
 
 fn compress_block(
     deflate: &mut Compress,
@@ -196,7 +196,9 @@ fn compress_block(
     crc.update(data);
     let mut bytes = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
     // Runs of segments of the same kind: stored runs are copied, deflated runs are
-    // compressed with the 32 KiB that precede them (whatever their kind) as dictionary.
+    // compressed on their own. The first run of a block is primed with the previous
+    // block's last 32 KiB; a later deflated run follows a stored (incompressible) segment of
+    // at least 32 KiB, which would give no matches, so it gets no dictionary.
     let kinds = data
         .chunks(SEGMENT)
         .map(|seg| looks_incompressible(probe, seg))
@@ -213,13 +215,8 @@ fn compress_block(
             stored(&data[at..end], &mut bytes);
         } else {
             deflate.reset();
-            let window: &[u8] = if at == 0 {
-                dict
-            } else {
-                &data[at.saturating_sub(WINDOW)..at]
-            };
-            if !window.is_empty() {
-                deflate.set_dictionary(window).map_err(io::Error::other)?;
+            if at == 0 && !dict.is_empty() {
+                deflate.set_dictionary(dict).map_err(io::Error::other)?;
             }
             run(deflate, &data[at..end], &mut bytes)?;
         }
@@ -260,9 +257,9 @@ fn stored(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// True when deflate would not shrink this segment: its byte entropy is close to 8 bits and
-/// the fastest deflate level cannot take 1% off a 16 KiB sample of it (repeats within the
-/// sample would show). Short segments are always deflated.
+/// True when deflate would not shrink this segment: its byte entropy is all but 8 bits, or
+/// close to 8 bits and the fastest deflate level cannot take 1% off it (repeats would show).
+/// Short segments are always deflated.
 fn looks_incompressible(probe: &mut Compress, data: &[u8]) -> io::Result<bool> {
     if data.len() < SEGMENT / 4 {
         return Ok(false);
@@ -283,12 +280,15 @@ fn looks_incompressible(probe: &mut Compress, data: &[u8]) -> io::Result<bool> {
     if entropy < 7.9 {
         return Ok(false);
     }
-    const PROBE: usize = 16 << 10;
-    let sample = &data[(data.len() - PROBE) / 2..][..PROBE];
+    if entropy >= 7.99 {
+        // Only data without structure gets this close to 8 bits per byte in 32 KiB (a
+        // repeated pattern, even a random one, scores lower): no need to probe.
+        return Ok(true);
+    }
     probe.reset();
-    let mut out = Vec::with_capacity(PROBE + 1024);
-    run(probe, sample, &mut out)?;
-    Ok(out.len() * 100 >= PROBE * 99)
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    run(probe, data, &mut out)?;
+    Ok(out.len() * 100 >= data.len() * 99)
 }
 
 #[cfg(test)]
