@@ -130,3 +130,55 @@ fn without_epoch_created_is_now_and_mtimes_are_kept() {
     );
     assert_ne!(created, "2023-11-14T22:13:20Z");
 }
+
+#[test]
+fn bytes_are_the_same_on_one_cpu_and_on_all() {
+    let Some(taskset) = crate::interop::require_tool("taskset") else {
+        return;
+    };
+    let t = TestContext::new();
+    // Several compression blocks of mixed data, so the workers really split the work.
+    let mut x: u64 = 42;
+    let mut data = Vec::new();
+    for i in 0..(5 << 20) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.push(if (i / 50_000) % 2 == 0 {
+            x as u8
+        } else {
+            b"layer "[i % 6]
+        });
+    }
+    t.file("mixed.bin", &data)
+        .file("text.txt", "words and more words\n".repeat(100_000));
+    for compression in ["gzip", "zstd"] {
+        let all = build_bytes(&t, &["--compression", compression]).0;
+        let out = std::process::Command::new(&taskset)
+            .args([
+                "-c",
+                "0",
+                env!("CARGO_BIN_EXE_imgbuild"),
+                "build",
+                "ctx",
+                "-o",
+                "out/one.tar",
+                "-q",
+            ])
+            .args(["--compression", compression])
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .current_dir(t.root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let one = fs::read(t.out("one.tar")).unwrap();
+        assert!(
+            one == all,
+            "{compression}: one CPU and all CPUs give different bytes"
+        );
+    }
+}
