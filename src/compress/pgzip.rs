@@ -313,6 +313,18 @@ mod tests {
         out
     }
 
+    /// `len` pseudo-random bytes (xorshift64) from `seed`.
+    fn noise(mut x: u64, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
     /// Mixed data: random runs, text runs, and a repeated random pattern.
     fn sample(len: usize) -> Vec<u8> {
         let mut x: u64 = 88172645463325252;
@@ -354,15 +366,7 @@ mod tests {
 
     #[test]
     fn incompressible_blocks_are_stored_and_text_is_compressed() {
-        let mut x: u64 = 7;
-        let random: Vec<u8> = (0..2 * BLOCK)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let random = noise(7, 2 * BLOCK);
         let gz = gzip(&random, 6, 2, BLOCK);
         assert!(
             gz.len() < random.len() + random.len() / 1000,
@@ -377,16 +381,7 @@ mod tests {
     #[test]
     fn repeated_random_pattern_is_not_mistaken_for_noise() {
         // High byte entropy, but deflate finds the repeats within its window.
-        let mut x: u64 = 99;
-        let unit: Vec<u8> = (0..8192)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        let data = unit.repeat(256);
+        let data = noise(99, 8192).repeat(256);
         let gz = gzip(&data, 6, 2, BLOCK);
         assert!(gz.len() < data.len() / 10, "{}", gz.len());
         assert_eq!(gunzip(&gz), data);

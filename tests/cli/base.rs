@@ -552,20 +552,6 @@ fn multi_platform_image_on_a_base_runs_in_podman() {
     .assert()
     .success();
     podman.run(&["load", "-q", "-i", s(&t.out("app.tar"))]);
-    let out = podman.run(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--runtime",
-        "runc",
-        "--network",
-        "none",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        "app:2",
-    ]);
+    let out = podman.run_container("app:2");
     assert_eq!(out, "hello from the top layer\n");
 }

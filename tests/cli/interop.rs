@@ -396,6 +396,26 @@ impl Podman {
         })
     }
 
+    /// Run a loaded image's default command (runc, no network, the ulimits this sandbox
+    /// allows) and return its stdout.
+    pub fn run_container(&self, image: &str) -> String {
+        self.run(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--runtime",
+            "runc",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            image,
+        ])
+    }
+
     pub fn run(&self, args: &[&str]) -> String {
         let dir = |name: &str| self.state.path().join(name);
         let mut cmd = Command::new(&self.bin);
@@ -442,22 +462,7 @@ fn podman_runs_a_container_from_the_image() {
     let ctx = busybox_context(&tmp, &busybox);
     let (archive, _) = build_archive(&ctx, tmp.path(), "gzip", &["--cmd", CAT_HELLO]);
     podman.run(&["load", "-q", "-i", s(&archive)]);
-    let out = podman.run(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--runtime",
-        "runc",
-        "--network",
-        "none",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        TAG,
-    ]);
-    assert_eq!(out, HELLO);
+    assert_eq!(podman.run_container(TAG), HELLO);
 }
 
 #[test]
