@@ -38,7 +38,14 @@ pub fn walk(root: &Path, options: &IgnoreOptions) -> Result<Context> {
     let mut docker = DockerIgnore::default();
     if !options.no_ignore {
         let path = root.join(".dockerignore");
-        match fs::read(&path) {
+        // Read it only when it is a regular file (or a link to one): a fifo would block.
+        match fs::metadata(&path).and_then(|m| {
+            if m.is_file() {
+                fs::read(&path)
+            } else {
+                Err(not_regular())
+            }
+        }) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 docker = DockerIgnore::parse(&text, ".dockerignore")?;
@@ -85,7 +92,11 @@ impl Walker {
         }
         names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
 
-        let pushed = self.use_gitignore && names.iter().any(|n| n == ".gitignore") && {
+        // A .gitignore that is not a regular file is not read (a fifo would block); the
+        // entry itself is then stored, skipped or refused like any other.
+        let has_gitignore = names.iter().any(|n| n == ".gitignore")
+            && fs::symlink_metadata(dir.join(".gitignore")).is_ok_and(|m| m.is_file());
+        let pushed = self.use_gitignore && has_gitignore && {
             let (matcher, err) = Gitignore::new(dir.join(".gitignore"));
             if let Some(err) = err {
                 let file = join_rel(rel_dir, b".gitignore");
@@ -219,6 +230,10 @@ impl Walker {
             reason,
         });
     }
+}
+
+fn not_regular() -> std::io::Error {
+    std::io::Error::other("it is not a regular file")
 }
 
 fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {

@@ -393,3 +393,22 @@ fn unreadable_file_is_named_with_a_hint() {
     std::fs::write(t.root().join("extra.ignore"), "secret\n").unwrap();
     run(&["--ignore-file", "extra.ignore"]).assert().success();
 }
+
+#[test]
+fn ignore_files_that_are_fifos_are_never_read() {
+    let t = TestContext::new();
+    t.file("a", "x").fifo(".dockerignore");
+    t.build("x.tar", &[])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("reading .dockerignore"))
+        .stderr(predicate::str::contains("not a regular file"));
+    let t = TestContext::new();
+    t.file("a", "x").dir("sub").fifo("sub/.gitignore");
+    t.build("x.tar", &[])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("'sub/.gitignore' is a fifo"));
+}
