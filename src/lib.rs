@@ -37,6 +37,8 @@ use ui::Printer;
 pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
     match &cli.command {
         Command::Build(args) => commands::build::run(args, printer, &NoProgress),
+        Command::Inspect(args) => commands::inspect::run(args, printer),
+        Command::Export(args) => commands::export::run(args, printer),
     }
 }
 
@@ -44,5 +46,7 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
 pub fn stdout_is_image(cli: &Cli) -> bool {
     match &cli.command {
         Command::Build(args) => args.output.as_ref().is_none_or(|o| o.as_os_str() == "-"),
+        Command::Inspect(_) => false,
+        Command::Export(args) => args.output.as_os_str() == "-",
     }
 }

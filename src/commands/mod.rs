@@ -2,3 +2,5 @@
 //! reports the result through the `Printer`.
 
 pub mod build;
+pub mod export;
+pub mod inspect;
