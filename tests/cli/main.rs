@@ -4,6 +4,7 @@ mod build; // what goes into the layer, config and output
 mod checker; // our own image validator, run on every image built
 mod errors; // bad input, exit codes, no partial output, interrupts
 mod export; // export: conversions, flattened rootfs, hostile images refused (#5)
+mod export_interop; // inspect/export with images from umoci and skopeo, podman load (#5)
 mod hostile; // hand-made images, hostile ones included, for inspect and export
 mod ignore; // .dockerignore / .gitignore / .git / -v
 mod inspect; // inspect: summary, --json, --raw, --files, --verify (#5)
