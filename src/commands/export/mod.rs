@@ -326,9 +326,8 @@ fn export_rootfs(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport
         ),
     );
     let tree = rootfs::flatten(&image, &sel, &opts.limits)?;
-    let plan = tree.plan();
     let stats = tree.stats;
-    drop(tree);
+    let plan = tree.into_plan();
     let counts: Counts = match out {
         RootfsOut::TarFile { tmp, path } => {
             let file = tmp.as_file().try_clone()?;

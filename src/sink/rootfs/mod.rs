@@ -21,7 +21,7 @@ use self::tree::{Action, Meta, Plan, Tree};
 use crate::error::{escape_bytes, invalid};
 use crate::image::source::{Image, Selected};
 use crate::interrupt;
-use crate::layer::parse::{Kind, TarStream};
+use crate::layer::parse::{Kind, TarEntry, TarStream};
 use crate::layer::reader::{Limits, read_layer};
 
 /// Where a file's content comes from during pass 2.
@@ -119,6 +119,7 @@ pub fn emit(
             continue;
         }
         let diff_id = diff_ids.get(i).map(String::as_str);
+        let mut next = plan.layer_start(index);
         read_layer(
             image,
             layer,
@@ -129,38 +130,54 @@ pub fn emit(
                 let mut ordinal = 0u64;
                 while let Some(e) = tar.next_entry()? {
                     interrupt::check()?;
-                    for action in plan.actions.get(&(index, ordinal)).into_iter().flatten() {
-                        match action {
-                            Action::Data { path, meta, size } => {
-                                if e.kind != Kind::File || e.size != *size {
-                                    return Err(invalid(format!(
-                                        "entry '{}' is not what the first read of the layer found (the image changed while it was read)",
-                                        escape_bytes(&e.path)
-                                    )));
-                                }
-                                out.file(path, meta, *size, tar)?;
-                            }
-                            Action::Link { path, target, meta } => {
-                                out.hardlink(path, target, meta)?
-                            }
-                            Action::Symlink { path, target, meta } => {
-                                out.symlink(path, target, meta)?
-                            }
-                            Action::Special {
-                                path,
-                                kind,
-                                dev,
-                                meta,
-                            } => out.special(path, *kind, *dev, meta)?,
-                        }
+                    while let Some((_, _, action)) = plan
+                        .actions
+                        .get(next)
+                        .filter(|(l, o, _)| (*l, *o) == (index, ordinal))
+                    {
+                        next += 1;
+                        apply(action, &e, tar, out)?;
                     }
                     ordinal += 1;
                 }
                 Ok(())
             },
         )?;
+        if plan.actions.get(next).is_some_and(|(l, _, _)| *l == index) {
+            return Err(invalid(format!(
+                "layer {i} has fewer entries than its first read found (the image changed while it was read)"
+            )));
+        }
     }
     Ok(())
+}
+
+/// One planned action, on reading entry `e` of a layer.
+fn apply(
+    action: &Action,
+    e: &TarEntry,
+    tar: &mut dyn Content,
+    out: &mut dyn Emitter,
+) -> Result<()> {
+    match action {
+        Action::Data { path, meta, size } => {
+            if e.kind != Kind::File || e.size != *size {
+                return Err(invalid(format!(
+                    "entry '{}' is not what the first read of the layer found (the image changed while it was read)",
+                    escape_bytes(&e.path)
+                )));
+            }
+            out.file(path, meta, *size, tar)
+        }
+        Action::Link { path, target, meta } => out.hardlink(path, target, meta),
+        Action::Symlink { path, target, meta } => out.symlink(path, target, meta),
+        Action::Special {
+            path,
+            kind,
+            dev,
+            meta,
+        } => out.special(path, *kind, *dev, meta),
+    }
 }
 
 /// Copy exactly `size` bytes of `content` into `write`; `chunk` is the copy buffer.

@@ -22,7 +22,7 @@
 //!   that is in the output, even when a later layer deleted or replaced the original.
 //!   A hard link to a missing path or to a directory is refused.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
 use anyhow::Result;
@@ -98,8 +98,6 @@ pub struct Node {
 pub struct Inode {
     pub layer: u32,
     pub ordinal: u64,
-    /// The resolved path the content was first stored under.
-    pub path: Vec<u8>,
     pub size: u64,
     pub meta: Meta,
 }
@@ -152,21 +150,25 @@ pub enum Action {
 }
 
 /// The output: the root's metadata, every directory (parents first), then the actions,
-/// keyed by the layer entry whose reading triggers them.
+/// each with the layer entry (layer, ordinal) whose reading triggers it, sorted by it.
 #[derive(Debug, Default)]
 pub struct Plan {
     pub root: Option<Meta>,
     pub dirs: Vec<(Vec<u8>, Meta)>,
-    pub actions: BTreeMap<(u32, u64), Vec<Action>>,
+    pub actions: Vec<(u32, u64, Action)>,
 }
 
 impl Plan {
+    /// Where layer `layer`'s actions start in `actions`.
+    pub fn layer_start(&self, layer: u32) -> usize {
+        self.actions.partition_point(|(l, _, _)| *l < layer)
+    }
+
     /// Whether layer `layer` has anything to give to the output.
     pub fn uses_layer(&self, layer: u32) -> bool {
         self.actions
-            .range((layer, 0)..=(layer, u64::MAX))
-            .next()
-            .is_some()
+            .get(self.layer_start(layer))
+            .is_some_and(|(l, _, _)| *l == layer)
     }
 }
 
@@ -298,7 +300,6 @@ impl Tree {
                 self.inodes.push(Inode {
                     layer,
                     ordinal,
-                    path: path.clone(),
                     size: e.size,
                     meta,
                 });
@@ -531,64 +532,91 @@ impl Tree {
         }
     }
 
-    /// The output plan (see `Plan`).
-    pub fn plan(&self) -> Plan {
+    /// The output plan (see `Plan`), moving the paths out of the tree.
+    pub fn into_plan(self) -> Plan {
+        let mut refs = vec![0u32; self.inodes.len()];
+        let mut dirs = 0;
+        for node in self.nodes.values() {
+            match node.kind {
+                NodeKind::File { inode } => refs[inode] += 1,
+                NodeKind::Dir => dirs += 1,
+                _ => {}
+            }
+        }
         let mut plan = Plan {
             root: self.root,
-            ..Plan::default()
+            dirs: Vec::with_capacity(dirs),
+            actions: Vec::with_capacity(self.nodes.len() - dirs),
         };
-        let mut groups: HashMap<usize, Vec<&[u8]>> = HashMap::new();
-        for (path, node) in &self.nodes {
-            match &node.kind {
-                NodeKind::Dir => plan.dirs.push((path.clone(), node.meta)),
-                NodeKind::File { inode } => groups.entry(*inode).or_default().push(path),
+        // Content shared by several paths: (path, whether it is the original) per inode.
+        let mut groups: BTreeMap<usize, Vec<(Vec<u8>, bool)>> = BTreeMap::new();
+        for (path, node) in self.nodes {
+            match node.kind {
+                NodeKind::Dir => plan.dirs.push((path, node.meta)),
+                NodeKind::File { inode } => {
+                    let origin = &self.inodes[inode];
+                    if refs[inode] == 1 {
+                        let data = Action::Data {
+                            path,
+                            meta: origin.meta,
+                            size: origin.size,
+                        };
+                        plan.actions.push((origin.layer, origin.ordinal, data));
+                    } else {
+                        let original = (node.layer, node.ordinal) == (origin.layer, origin.ordinal);
+                        groups.entry(inode).or_default().push((path, original));
+                    }
+                }
                 NodeKind::Symlink(target) => {
-                    plan.actions
-                        .entry((node.layer, node.ordinal))
-                        .or_default()
-                        .push(Action::Symlink {
-                            path: path.clone(),
-                            target: target.clone(),
-                            meta: node.meta,
-                        });
+                    let action = Action::Symlink {
+                        path,
+                        target,
+                        meta: node.meta,
+                    };
+                    plan.actions.push((node.layer, node.ordinal, action));
                 }
                 NodeKind::Special { kind, dev } => {
-                    plan.actions
-                        .entry((node.layer, node.ordinal))
-                        .or_default()
-                        .push(Action::Special {
-                            path: path.clone(),
-                            kind: *kind,
-                            dev: *dev,
-                            meta: node.meta,
-                        });
+                    let action = Action::Special {
+                        path,
+                        kind,
+                        dev,
+                        meta: node.meta,
+                    };
+                    plan.actions.push((node.layer, node.ordinal, action));
                 }
             }
         }
-        for (inode, paths) in groups {
+        for (inode, mut paths) in groups {
             let origin = &self.inodes[inode];
-            let primary: &[u8] = paths
+            let first = paths
                 .iter()
-                .copied()
-                .find(|p| *p == origin.path.as_slice())
-                .unwrap_or(paths[0]);
-            let actions = plan
-                .actions
-                .entry((origin.layer, origin.ordinal))
-                .or_default();
-            actions.push(Action::Data {
-                path: primary.to_vec(),
+                .position(|(_, original)| *original)
+                .unwrap_or(0);
+            let (primary, _) = paths.remove(first);
+            let at = (origin.layer, origin.ordinal);
+            for (path, _) in paths {
+                let link = Action::Link {
+                    path,
+                    target: primary.clone(),
+                    meta: origin.meta,
+                };
+                plan.actions.push((at.0, at.1, link));
+            }
+            let data = Action::Data {
+                path: primary,
                 meta: origin.meta,
                 size: origin.size,
-            });
-            for p in paths.iter().filter(|p| **p != primary) {
-                actions.push(Action::Link {
-                    path: p.to_vec(),
-                    target: primary.to_vec(),
-                    meta: origin.meta,
-                });
-            }
+            };
+            plan.actions.push((at.0, at.1, data));
         }
+        // By layer entry; for one entry, the content goes before the links to it.
+        plan.actions.sort_by(|a, b| {
+            (a.0, a.1, !matches!(a.2, Action::Data { .. })).cmp(&(
+                b.0,
+                b.1,
+                !matches!(b.2, Action::Data { .. }),
+            ))
+        });
         plan
     }
 }

@@ -191,17 +191,18 @@ fn whiteouts_resolve_their_parent_in_the_root() {
 
 #[test]
 fn hard_links_always_point_at_an_output_path() {
-    let t = flatten(&[&[f("a"), h("b", "a"), h("c", "/a")]]).unwrap();
-    let plan = t.plan();
-    let acts: Vec<&Action> = plan.actions.values().flatten().collect();
+    let plan = flatten(&[&[f("a"), h("b", "a"), h("c", "/a")]])
+        .unwrap()
+        .into_plan();
+    let acts: Vec<&Action> = plan.actions.iter().map(|(_, _, a)| a).collect();
     assert_eq!(acts.len(), 3, "{acts:?}");
     assert!(matches!(acts[0], Action::Data { path, .. } if path == b"a"));
     assert!(matches!(acts[1], Action::Link { path, target, .. } if path == b"b" && target == b"a"));
     // The original is deleted by a later layer: the content moves to the first remaining
     // path, the others link to it.
     let t = flatten(&[&[f("a"), h("c", "a"), h("b", "a")], &[f(".wh.a")]]).unwrap();
-    let plan = t.plan();
-    let acts: Vec<&Action> = plan.actions.values().flatten().collect();
+    let plan = t.into_plan();
+    let acts: Vec<&Action> = plan.actions.iter().map(|(_, _, a)| a).collect();
     assert_eq!(
         acts,
         [
@@ -219,7 +220,7 @@ fn hard_links_always_point_at_an_output_path() {
     );
     // Replaced instead of deleted: the link keeps the old content, under its own name.
     let t = flatten(&[&[f("a"), h("b", "a")], &[f("a")]]).unwrap();
-    let plan = t.plan();
+    let plan = t.into_plan();
     assert_eq!(plan.actions.len(), 2);
     assert!(plan.uses_layer(0) && plan.uses_layer(1));
     refused!(&[&[h("b", "missing")]], "not in the image");
@@ -235,14 +236,14 @@ fn hard_links_always_point_at_an_output_path() {
 #[test]
 fn plan_lists_directories_first_and_skips_unused_layers() {
     let t = flatten(&[&[f("a"), d("z"), d("b")], &[f("a"), f("z/x")]]).unwrap();
-    let plan = t.plan();
+    let plan = t.into_plan();
     let dirs: Vec<&[u8]> = plan.dirs.iter().map(|(p, _)| p.as_slice()).collect();
     assert_eq!(dirs, [&b"b"[..], b"z"]);
     assert!(!plan.uses_layer(0));
     assert!(plan.uses_layer(1));
     let root = flatten(&[&[entry("./", Kind::Dir, None, 0)]])
         .unwrap()
-        .plan()
+        .into_plan()
         .root;
     assert_eq!(root.map(|m| m.mode), Some(0o755));
 }
