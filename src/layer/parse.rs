@@ -169,7 +169,7 @@ impl<R: Read> TarStream<R> {
 
     /// The next entry, skipping whatever is left of the current one; None at the end.
     pub fn next_entry(&mut self) -> Result<Option<TarEntry>> {
-        self.skip(self.left + self.pad)?;
+        self.skip(self.left.saturating_add(self.pad))?;
         self.left = 0;
         self.pad = 0;
         if self.ended {

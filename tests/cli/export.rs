@@ -403,6 +403,8 @@ fn lying_and_corrupt_blobs_are_refused() {
     size_short.declared_size = Some(good().blob.len() as u64 - 1);
     let mut size_long = good();
     size_long.declared_size = Some(good().blob.len() as u64 + 10);
+    let mut size_absurd = good();
+    size_absurd.declared_size = Some(u64::MAX);
     let mut diff_id_lie = good();
     diff_id_lie.diff_id = hostile::sha256(b"another tar");
     let full = good().blob;
@@ -422,6 +424,11 @@ fn lying_and_corrupt_blobs_are_refused() {
         (
             "size-long",
             Img::new(vec![size_long]),
+            "does not match its descriptor",
+        ),
+        (
+            "size-absurd",
+            Img::new(vec![size_absurd]),
             "does not match its descriptor",
         ),
         ("truncated-gzip", Img::new(vec![truncated]), "corrupt"),

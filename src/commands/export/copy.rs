@@ -77,7 +77,7 @@ fn copy_blob(image: &Image, desc: &Descriptor, store: &BlobStore, c: &mut Copied
     let digest =
         Sha256Sum::from_hex(&hex).expect("sha256_hex returned 64 lowercase hex characters");
     c.blobs += 1;
-    c.bytes += desc.size();
+    c.bytes = c.bytes.saturating_add(desc.size());
     if store.blob_path(&digest).is_file() {
         return Ok(true);
     }

@@ -131,9 +131,13 @@ pub fn run(args: &ExportArgs, printer: &Printer) -> Result<()> {
     let what = match (&report.blobs, &report.rootfs) {
         (Some(b), _) => format!("{} blobs, {}", b.count, human_bytes(b.bytes)),
         (_, Some(r)) => format!(
-            "{} files, {} directories, {}",
-            r.files + r.hardlinks + r.symlinks + r.specials,
-            r.dirs,
+            "{}, {}, {}",
+            count(
+                r.files + r.hardlinks + r.symlinks + r.specials,
+                "file",
+                "files"
+            ),
+            count(r.dirs, "directory", "directories"),
             human_bytes(r.bytes)
         ),
         _ => String::new(),
@@ -159,6 +163,10 @@ pub fn run(args: &ExportArgs, printer: &Printer) -> Result<()> {
             .context("writing to stdout")?;
     }
     Ok(())
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn source_report(image: &Image, top: &Descriptor) -> SourceReport {
@@ -322,7 +330,12 @@ fn export_rootfs(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport
             sel.platform,
             opts.reference,
             if layers == 1 { "" } else { "s" },
-            human_bytes(sel.manifest.layers().iter().map(Descriptor::size).sum())
+            human_bytes(
+                sel.manifest
+                    .layers()
+                    .iter()
+                    .fold(0u64, |a, l| a.saturating_add(l.size()))
+            )
         ),
     );
     let tree = rootfs::flatten(&image, &sel, &opts.limits)?;

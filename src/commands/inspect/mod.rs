@@ -329,8 +329,11 @@ fn human(r: &InspectReport) -> String {
     };
     line("Labels", &pairs(&m.labels));
     line("Annotations", &pairs(&m.annotations));
-    let total: u64 = m.layers.iter().map(|l| l.size).sum();
-    let unpacked: Option<u64> = m.layers.iter().map(|l| l.uncompressed_size).sum();
+    // Sizes come from the image: add them without overflowing.
+    let total = m.layers.iter().fold(0u64, |a, l| a.saturating_add(l.size));
+    let unpacked = m.layers.iter().try_fold(0u64, |a, l| {
+        l.uncompressed_size.map(|u| a.saturating_add(u))
+    });
     let sizes = match unpacked {
         Some(u) => format!("{}, {} uncompressed", human_bytes(total), human_bytes(u)),
         None => human_bytes(total),

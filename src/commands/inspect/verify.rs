@@ -66,7 +66,7 @@ impl Verifier<'_> {
         let new = self.seen.insert(desc.digest().to_string());
         if new {
             self.out.blobs += 1;
-            self.out.bytes += desc.size();
+            self.out.bytes = self.out.bytes.saturating_add(desc.size());
         }
         new
     }
