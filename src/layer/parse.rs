@@ -675,6 +675,45 @@ pub(crate) mod tests {
         assert_eq!(got[0].0.uid, 42);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Mutated or cut tars (headers re-checksummed, so the mutations reach the fields)
+        /// give entries or an error, never a panic.
+        #[test]
+        fn mutated_tars_never_panic(
+            flips in proptest::collection::vec((0usize..3584, proptest::prelude::any::<u8>()), 0..6),
+            cut in 0usize..4096,
+        ) {
+            let long = "l".repeat(150);
+            let mut bytes = tar_of(&[
+                (raw(long.as_bytes(), EntryType::Regular, None, 700), &[1u8; 700][..]),
+                (raw(b"d", EntryType::Directory, None, 0), b""),
+                (raw(b"s", EntryType::Symlink, Some(long.as_bytes()), 0), b""),
+            ]);
+            let headers: Vec<usize> = (0..bytes.len() / 512)
+                .filter(|b| {
+                    let block = &bytes[b * 512..(b + 1) * 512];
+                    block[257..262] == *b"ustar"
+                })
+                .collect();
+            for (i, v) in flips {
+                if i < bytes.len() {
+                    bytes[i] = v;
+                    let block = i / 512;
+                    if headers.contains(&block) {
+                        let mut h = tar::Header::new_old();
+                        h.as_mut_bytes().copy_from_slice(&bytes[block * 512..(block + 1) * 512]);
+                        h.set_cksum();
+                        bytes[block * 512..(block + 1) * 512].copy_from_slice(h.as_bytes());
+                    }
+                }
+            }
+            bytes.truncate(cut);
+            let _ = all(&bytes);
+        }
+    }
+
     #[test]
     fn garbage_truncation_and_bad_checksums_are_errors() {
         assert!(all(&[0x55u8; 1024]).is_err());

@@ -372,36 +372,46 @@ pub struct Measured {
     pub stdout: Vec<u8>,
     pub stderr: String,
     /// Peak resident set size of the process, in KiB.
-    pub max_rss_kib: i64,
+    pub max_rss_kib: u64,
+}
+
+/// `VmHWM` (the peak RSS of the process's current image) from /proc, in KiB.
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Run the binary with `args` in `dir` (a clean environment plus `envs`) and measure its
-/// peak RSS through `wait4`, which reports it for exactly this child.
+/// peak RSS by polling `VmHWM`, a high-water mark of the process after `exec` only
+/// (`wait4`'s `ru_maxrss` would include the test binary's memory inherited at fork).
 pub fn run_measured(dir: &Path, args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Measured {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_imgbuild"));
-    cmd.env_clear()
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imgbuild"))
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(envs.iter().copied())
         .current_dir(dir)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().unwrap())
-        .stderr(err.try_clone().unwrap());
-    let child = cmd.spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a child of ours, a valid status pointer and rusage buffer.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
-    drop(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_imgbuild")).unwrap();
+    let mut peak = 0;
+    let status = loop {
+        // Only once the child runs imgbuild (not the forked test binary before exec).
+        let running =
+            std::fs::read_link(format!("/proc/{}/exe", child.id())).is_ok_and(|p| p == exe);
+        if running && let Some(kib) = vm_hwm(child.id()) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     };
     let read = |mut f: std::fs::File| {
         use std::io::{Read, Seek};
@@ -411,9 +421,9 @@ pub fn run_measured(dir: &Path, args: &[&std::ffi::OsStr], envs: &[(&str, &str)]
         v
     };
     Measured {
-        code,
+        code: status.code().unwrap_or(-1),
         stdout: read(out),
         stderr: String::from_utf8_lossy(&read(err)).into_owned(),
-        max_rss_kib: usage.ru_maxrss,
+        max_rss_kib: peak,
     }
 }

@@ -247,3 +247,100 @@ fn plan_lists_directories_first_and_skips_unused_layers() {
         .root;
     assert_eq!(root.map(|m| m.mode), Some(0o755));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    fn name() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "a",
+            "b",
+            "c",
+            "..",
+            ".",
+            "",
+            ".wh.a",
+            ".wh.b",
+            ".wh..wh..opq",
+            ".wh.",
+            ".wh..",
+        ])
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (
+            prop::bool::weighted(0.1),
+            prop::collection::vec(name(), 1..4),
+        )
+            .prop_map(|(abs, parts)| format!("{}{}", if abs { "/" } else { "" }, parts.join("/")))
+    }
+
+    fn any_entry() -> impl Strategy<Value = TarEntry> {
+        (0..5u8, path(), path()).prop_map(|(k, p, t)| match k {
+            0 => f(&p),
+            1 => d(&p),
+            2 => l(&p, &t),
+            3 => h(&p, &t),
+            _ => entry(&p, Kind::Fifo, None, 0),
+        })
+    }
+
+    /// An output path: relative, no empty, `.`, `..` or `.wh.*` component.
+    fn clean(p: &[u8]) -> bool {
+        !p.is_empty()
+            && p.split(|&b| b == b'/')
+                .all(|c| !c.is_empty() && c != b"." && c != b".." && !c.starts_with(b".wh."))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the layers, flattening fails with an error or gives a plan whose paths
+        /// are clean, whose actions come in layer order, and whose hard links name a path
+        /// written before them.
+        #[test]
+        fn any_layers_flatten_cleanly_or_fail(
+            layers in prop::collection::vec(prop::collection::vec(any_entry(), 0..10), 1..4)
+        ) {
+            let mut tree = Tree::new();
+            let mut failed = false;
+            'outer: for (i, layer) in layers.iter().enumerate() {
+                for (o, e) in layer.iter().enumerate() {
+                    if tree.apply(i as u32, o as u64, e).is_err() {
+                        failed = true;
+                        break 'outer;
+                    }
+                }
+            }
+            if failed {
+                // Refusing is fine; the point is that nothing panicked.
+                return Ok(());
+            }
+            let plan = tree.into_plan();
+            let mut written: HashSet<Vec<u8>> = HashSet::new();
+            for (p, _) in &plan.dirs {
+                prop_assert!(clean(p), "dir {:?}", String::from_utf8_lossy(p));
+                let parent = p.iter().rposition(|&b| b == b'/').map(|i| p[..i].to_vec());
+                prop_assert!(parent.is_none_or(|q| written.contains(&q)));
+                written.insert(p.clone());
+            }
+            let mut last = (0, 0);
+            for (layer, ordinal, action) in &plan.actions {
+                prop_assert!((*layer, *ordinal) >= last);
+                last = (*layer, *ordinal);
+                let (path, target) = match action {
+                    Action::Data { path, .. } => (path, None),
+                    Action::Link { path, target, .. } => (path, Some(target)),
+                    Action::Symlink { path, .. } | Action::Special { path, .. } => (path, None),
+                };
+                prop_assert!(clean(path), "{:?}", String::from_utf8_lossy(path));
+                if let Some(t) = target {
+                    prop_assert!(written.contains(t), "link to unwritten {:?}", String::from_utf8_lossy(t));
+                }
+                prop_assert!(written.insert(path.clone()), "written twice: {:?}", String::from_utf8_lossy(path));
+            }
+        }
+    }
+}
