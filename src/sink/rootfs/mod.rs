@@ -9,6 +9,7 @@
 //! been verified, and a layer that changes between the passes is an error.
 
 pub mod dir;
+mod sys;
 pub mod tar;
 pub mod tree;
 
