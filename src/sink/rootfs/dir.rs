@@ -37,8 +37,8 @@ pub struct DirEmitter {
     /// Directories to give their final metadata at the end.
     dirs: Vec<(Vec<u8>, Meta)>,
     root_meta: Option<Meta>,
-    /// The last parent directory used, by its path.
-    cache: Option<(Vec<u8>, OwnedFd)>,
+    /// The last parent directory used: its path as given, its fd, its resolved path.
+    cache: Option<(Vec<u8>, OwnedFd, Vec<u8>)>,
     chunk: Vec<u8>,
     pub counts: Counts,
     done: bool,
@@ -169,8 +169,9 @@ impl DirEmitter {
     }
 
     /// Open the directory `path` names, in root: symlinks on the way followed inside the
-    /// root, `..` above it refused, missing directories created.
-    fn open_dir(&mut self, path: &[u8], entry: &[u8]) -> Result<OwnedFd> {
+    /// root, `..` above it refused, missing directories created. Also returns the path it
+    /// resolved to (real directories only).
+    fn open_dir(&mut self, path: &[u8], entry: &[u8]) -> Result<(OwnedFd, Vec<u8>)> {
         let mut names: Vec<Vec<u8>> = Vec::new();
         let mut cur = self.root.try_clone()?;
         let mut queue: VecDeque<Vec<u8>> = path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
@@ -209,15 +210,16 @@ impl DirEmitter {
                     cur = open_dir_at(cur.as_raw_fd(), &name)?;
                     names.push(c);
                     let made = names.join(&b'/');
-                    self.dirs.push((
-                        made,
-                        Meta {
-                            mode: 0o755,
-                            uid: 0,
-                            gid: 0,
-                            mtime: 0,
-                        },
-                    ));
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    let meta = Meta {
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        mtime: now,
+                    };
+                    self.dirs.push((made, meta));
                 }
                 Err(e) if errno(&e) == libc::ELOOP || errno(&e) == libc::ENOTDIR => {
                     let st = lstat_at(cur.as_raw_fd(), &name)?;
@@ -251,12 +253,12 @@ impl DirEmitter {
                 }
             }
         }
-        Ok(cur)
+        Ok((cur, names.join(&b'/')))
     }
 
-    /// The parent directory of `path` (cached: entries of one directory come together) and
-    /// the last component.
-    fn parent(&mut self, path: &[u8]) -> Result<(OwnedFd, CString)> {
+    /// The parent directory of `path` (cached: entries of one directory come together), the
+    /// last component, and the path the parent resolved to.
+    fn parent(&mut self, path: &[u8]) -> Result<(OwnedFd, CString, Vec<u8>)> {
         if path.is_empty() {
             return Err(invalid("an entry with an empty path"));
         }
@@ -267,16 +269,16 @@ impl DirEmitter {
                 escape_bytes(path)
             )));
         }
-        let cached = self.cache.as_ref().is_some_and(|(p, _)| p == dir);
+        let cached = self.cache.as_ref().is_some_and(|(p, _, _)| p == dir);
         if !cached {
-            let fd = self.open_dir(dir, path)?;
-            self.cache = Some((dir.to_vec(), fd));
+            let (fd, resolved) = self.open_dir(dir, path)?;
+            self.cache = Some((dir.to_vec(), fd, resolved));
         }
-        let fd = match &self.cache {
-            Some((_, fd)) => fd.try_clone()?,
+        let (fd, resolved) = match &self.cache {
+            Some((_, fd, resolved)) => (fd.try_clone()?, resolved.clone()),
             None => return Err(invalid("no parent directory")),
         };
-        Ok((fd, cstr(name)?))
+        Ok((fd, cstr(name)?, resolved))
     }
 
     /// Make room for a new non-directory at `name`: an existing file or link is replaced, a
@@ -332,7 +334,7 @@ impl Emitter for DirEmitter {
     }
 
     fn dir(&mut self, path: &[u8], meta: &Meta) -> Result<()> {
-        let (dirfd, name) = self.parent(path)?;
+        let (dirfd, name, parent) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         // SAFETY: valid fd and name.
         match cvt(unsafe { libc::mkdirat(dir, name.as_ptr(), 0o700) }) {
@@ -348,7 +350,12 @@ impl Emitter for DirEmitter {
             }
             Err(e) => return Err(e).with_context(|| format!("creating '{}'", escape_bytes(path))),
         }
-        self.dirs.push((path.to_vec(), *meta));
+        let mut real = parent;
+        if !real.is_empty() {
+            real.push(b'/');
+        }
+        real.extend_from_slice(name.as_bytes());
+        self.dirs.push((real, *meta));
         self.counts.dirs += 1;
         Ok(())
     }
@@ -360,7 +367,7 @@ impl Emitter for DirEmitter {
         size: u64,
         content: &mut dyn Content,
     ) -> Result<()> {
-        let (dirfd, name) = self.parent(path)?;
+        let (dirfd, name, _) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
@@ -383,7 +390,7 @@ impl Emitter for DirEmitter {
 
     fn hardlink(&mut self, path: &[u8], target: &[u8], _meta: &Meta) -> Result<()> {
         let (tdir, tname) = split(target);
-        let tfd = self.open_dir(tdir, target)?;
+        let (tfd, _) = self.open_dir(tdir, target)?;
         let tname = cstr(tname)?;
         let st = lstat_at(tfd.as_raw_fd(), &tname).with_context(|| {
             format!(
@@ -399,7 +406,7 @@ impl Emitter for DirEmitter {
                 escape_bytes(target)
             )));
         }
-        let (dirfd, name) = self.parent(path)?;
+        let (dirfd, name, _) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         // SAFETY: valid fds and names; flags 0 never follows a symlink.
@@ -416,7 +423,7 @@ impl Emitter for DirEmitter {
     }
 
     fn symlink(&mut self, path: &[u8], target: &[u8], meta: &Meta) -> Result<()> {
-        let (dirfd, name) = self.parent(path)?;
+        let (dirfd, name, _) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         let t = cstr(target)?;
@@ -439,7 +446,7 @@ impl Emitter for DirEmitter {
             self.counts.skipped_devices += 1;
             return Ok(());
         }
-        let (dirfd, name) = self.parent(path)?;
+        let (dirfd, name, _) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         let rdev = libc::makedev(dev.0, dev.1);

@@ -71,6 +71,19 @@ fn writes_through_an_absolute_symlink_stay_inside() {
 }
 
 #[test]
+fn a_directory_made_through_a_symlink_gets_its_mode() {
+    let (_tmp, dest) = new_dest();
+    let mut d = DirEmitter::prepare(&dest).unwrap();
+    d.dir(b"real", &meta(0o755)).unwrap();
+    d.symlink(b"via", b"/real", &meta(0o777)).unwrap();
+    d.dir(b"via/sub", &meta(0o700)).unwrap();
+    d.finish().unwrap();
+    let m = std::fs::symlink_metadata(dest.join("real/sub")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o700);
+    assert_eq!(m.mtime(), 1_600_000_000);
+}
+
+#[test]
 fn escapes_and_loops_are_refused() {
     let (tmp, dest) = new_dest();
     let mut d = DirEmitter::prepare(&dest).unwrap();
