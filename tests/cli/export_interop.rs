@@ -246,3 +246,53 @@ fn podman_loads_a_docker_archive_export() {
         "podman images lacks {want:?}:\n{images}"
     );
 }
+
+/// As an unprivileged user (through `setpriv`): read-only and 0000 directories of the image
+/// are filled anyway (modes are applied last), setuid bits are kept, devices are left out
+/// with a warning.
+#[test]
+fn rootfs_dir_as_an_unprivileged_user() {
+    let Some(setpriv) = require_tool("setpriv").filter(|_| root()) else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let img = hostile::Img::new(vec![hostile::Layer::gzip(&[
+        hostile::E::Dir("ro/", 0o500),
+        hostile::E::File("ro/f", b"secret", 0o400),
+        hostile::E::Dir("none/", 0o000),
+        hostile::E::File("none/x", b"x", 0o644),
+        hostile::E::File("suid", b"#!", 0o4755),
+    ])])
+    .archive(&tmp.path().join("img.tar"));
+    fs::set_permissions(&img.path, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = tmp.path().join("rootfs");
+    let status = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_imgbuild"))
+        .args([
+            "export",
+            s(&img.path),
+            "--format",
+            "rootfs-dir",
+            "-o",
+            s(&out),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = |p: &str| {
+        fs::symlink_metadata(out.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(
+        (mode("ro"), mode("none"), mode("suid")),
+        (0o500, 0o000, 0o4755)
+    );
+    assert_eq!(fs::read_to_string(out.join("ro/f")).unwrap(), "secret");
+    assert_eq!(fs::read_to_string(out.join("none/x")).unwrap(), "x");
+}
