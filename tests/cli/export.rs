@@ -902,3 +902,32 @@ fn zstd_and_uncompressed_layers_flatten() {
     let snap = snapshot(&rootfs);
     assert_eq!(snap[&b"bin/setuid"[..]].mode, 0o4755);
 }
+
+#[test]
+fn interrupting_an_export_removes_its_staging() {
+    // The bomb decompresses slowly enough (default cap) to be interrupted mid-way.
+    let t = TestContext::new();
+    let img = Img::new(vec![Layer::gzip_bomb(4)]).archive(&t.root().join("slow.tar"));
+    for (format, signal, code) in [
+        ("rootfs-dir", libc::SIGINT, 130),
+        ("rootfs-tar", libc::SIGTERM, 143),
+    ] {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_imgbuild"))
+            .current_dir(t.root())
+            .arg("export")
+            .arg(&img.path)
+            .args(["--format", format, "-o", "out/dest"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{format}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert_out_empty(&t);
+    }
+}
