@@ -32,6 +32,8 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build an image from a directory')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what is inside an image on disk')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Convert an image to another format, or flatten it into a root filesystem')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -73,6 +75,45 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'imgbuild;inspect' {
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Which platform''s manifest to show for a multi-platform image')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact stored bytes of a document')
+            [CompletionResult]::new('--layer', '--layer', [CompletionResultType]::ParameterName, 'With --files: only this layer (0 is the bottom layer)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document instead of the human-readable summary')
+            [CompletionResult]::new('--files', '--files', [CompletionResultType]::ParameterName, 'List the files of every layer (or of --layer N), like tar tv')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Read every blob and check digests, sizes and diff_ids; exit 3 if anything is wrong')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'imgbuild;export' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Keep only this platform of a multi-platform image (required for rootfs formats when the image has several)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON document describing what was written')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'imgbuild;completions' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
@@ -88,11 +129,19 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
         }
         'imgbuild;help' {
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build an image from a directory')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what is inside an image on disk')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Convert an image to another format, or flatten it into a root filesystem')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'imgbuild;help;build' {
+            break
+        }
+        'imgbuild;help;inspect' {
+            break
+        }
+        'imgbuild;help;export' {
             break
         }
         'imgbuild;help;completions' {

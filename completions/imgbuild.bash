@@ -22,8 +22,14 @@ _imgbuild() {
             imgbuild,completions)
                 cmd="imgbuild__subcmd__completions"
                 ;;
+            imgbuild,export)
+                cmd="imgbuild__subcmd__export"
+                ;;
             imgbuild,help)
                 cmd="imgbuild__subcmd__help"
+                ;;
+            imgbuild,inspect)
+                cmd="imgbuild__subcmd__inspect"
                 ;;
             imgbuild__subcmd__help,build)
                 cmd="imgbuild__subcmd__help__subcmd__build"
@@ -31,8 +37,14 @@ _imgbuild() {
             imgbuild__subcmd__help,completions)
                 cmd="imgbuild__subcmd__help__subcmd__completions"
                 ;;
+            imgbuild__subcmd__help,export)
+                cmd="imgbuild__subcmd__help__subcmd__export"
+                ;;
             imgbuild__subcmd__help,help)
                 cmd="imgbuild__subcmd__help__subcmd__help"
+                ;;
+            imgbuild__subcmd__help,inspect)
+                cmd="imgbuild__subcmd__help__subcmd__inspect"
                 ;;
             *)
                 ;;
@@ -41,7 +53,7 @@ _imgbuild() {
 
     case "${cmd}" in
         imgbuild)
-            opts="-q -v -h -V --quiet --verbose --color --progress --help --version build completions help"
+            opts="-q -v -h -V --quiet --verbose --color --progress --help --version build inspect export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,8 +202,54 @@ _imgbuild() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imgbuild__subcmd__export)
+            opts="-o -t -q -v -h -V --output --format --platform --tag --json --quiet --verbose --color --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "oci-archive oci-dir docker-archive rootfs-tar rootfs-dir" -- "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto plain never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imgbuild__subcmd__help)
-            opts="build completions help"
+            opts="build inspect export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,6 +290,20 @@ _imgbuild() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imgbuild__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imgbuild__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -239,6 +311,54 @@ _imgbuild() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__inspect)
+            opts="-q -v -h -V --platform --json --raw --files --layer --verify --quiet --verbose --color --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --raw)
+                    COMPREPLY=($(compgen -W "index manifest config" -- "${cur}"))
+                    return 0
+                    ;;
+                --layer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto plain never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -29,6 +29,8 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand build 'Build an image from a directory'
+            cand inspect 'Show what is inside an image on disk'
+            cand export 'Convert an image to another format, or flatten it into a root filesystem'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -68,6 +70,43 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'imgbuild;inspect'= {
+            cand --platform 'Which platform''s manifest to show for a multi-platform image'
+            cand --raw 'Print the exact stored bytes of a document'
+            cand --layer 'With --files: only this layer (0 is the bottom layer)'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --json 'Print one JSON document instead of the human-readable summary'
+            cand --files 'List the files of every layer (or of --layer N), like tar tv'
+            cand --verify 'Read every blob and check digests, sizes and diff_ids; exit 3 if anything is wrong'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'imgbuild;export'= {
+            cand -o 'Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout'
+            cand --output 'Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout'
+            cand --format 'Output format'
+            cand --platform 'Keep only this platform of a multi-platform image (required for rootfs formats when the image has several)'
+            cand -t 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags'
+            cand --tag 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --json 'Print a JSON document describing what was written'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'imgbuild;completions'= {
             cand --color 'When to use colors on stderr'
             cand --progress 'How to show progress on stderr'
@@ -82,10 +121,16 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
         }
         &'imgbuild;help'= {
             cand build 'Build an image from a directory'
+            cand inspect 'Show what is inside an image on disk'
+            cand export 'Convert an image to another format, or flatten it into a root filesystem'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imgbuild;help;build'= {
+        }
+        &'imgbuild;help;inspect'= {
+        }
+        &'imgbuild;help;export'= {
         }
         &'imgbuild;help;completions'= {
         }

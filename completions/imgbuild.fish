@@ -35,6 +35,8 @@ complete -c imgbuild -n "__fish_imgbuild_needs_command" -s v -l verbose -d 'List
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -s V -l version -d 'Print version'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "build" -d 'Build an image from a directory'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "inspect" -d 'Show what is inside an image on disk'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "export" -d 'Convert an image to another format, or flatten it into a root filesystem'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s o -l output -d 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout' -r -F
@@ -72,6 +74,43 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s q -l quiet -
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l platform -d 'Which platform\'s manifest to show for a multi-platform image' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l raw -d 'Print the exact stored bytes of a document' -r -f -a "index\t'The image index the reference names, or index.json when it names a single manifest'
+manifest\t'The chosen platform\'s manifest'
+config\t'The chosen platform\'s config'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l layer -d 'With --files: only this layer (0 is the bottom layer)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l json -d 'Print one JSON document instead of the human-readable summary'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l files -d 'List the files of every layer (or of --layer N), like tar tv'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l verify -d 'Read every blob and check digests, sizes and diff_ids; exit 3 if anything is wrong'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s o -l output -d 'Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l format -d 'Output format' -r -f -a "oci-archive\t'A tar of an OCI image layout, with Docker\'s manifest.json'
+oci-dir\t'An OCI image layout directory'
+docker-archive\t'A docker save archive (for docker load)'
+rootfs-tar\t'The flattened filesystem of one platform as a tar stream'
+rootfs-dir\t'The flattened filesystem of one platform, extracted into a new directory'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l platform -d 'Keep only this platform of a multi-platform image (required for rootfs formats when the image has several)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s t -l tag -d 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l json -d 'Print a JSON document describing what was written'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s V -l version -d 'Print version'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -82,6 +121,8 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s q -l q
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build completions help" -f -a "build" -d 'Build an image from a directory'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "build" -d 'Build an image from a directory'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "inspect" -d 'Show what is inside an image on disk'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "export" -d 'Convert an image to another format, or flatten it into a root filesystem'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -90,15 +90,127 @@ pub enum ProgressChoice {
     Never,
 }
 
-#[derive(Debug, Subcommand)]
-// Parsed once per process: the size difference between variants costs nothing.
+// Parsed once per process: the size difference between variants does not matter.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a directory
     #[command(after_help = BUILD_EXAMPLES)]
     Build(BuildArgs),
+    /// Show what is inside an image on disk
+    #[command(after_help = INSPECT_EXAMPLES)]
+    Inspect(InspectArgs),
+    /// Convert an image to another format, or flatten it into a root filesystem
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+}
+
+const INSPECT_EXAMPLES: &str = "\
+Examples:
+  imgbuild inspect app.tar
+  imgbuild inspect oci:layout:app:1.4 --platform linux/arm64 --json
+  imgbuild inspect --raw config app.tar | jq .config.Env
+  imgbuild inspect --files --layer 1 docker-archive:saved.tar
+  imgbuild inspect --verify app.tar && echo intact";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  # Flatten the image's filesystem into a tar stream (like crane export)
+  imgbuild export app.tar --format rootfs-tar -o - | tar -t
+
+  # Extract it into a new directory
+  imgbuild export app.tar --format rootfs-dir -o ./rootfs
+
+  # Convert an OCI archive for docker load, or into a layout directory
+  imgbuild export app.tar --format docker-archive -o app-docker.tar
+  imgbuild export app.tar --format oci-dir -o ./layout --tag app:1.4
+
+  # Keep one platform of a multi-platform image
+  imgbuild export multi.tar --platform linux/arm64 -o arm64.tar";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RawDocument {
+    /// The image index the reference names, or index.json when it names a single manifest
+    Index,
+    /// The chosen platform's manifest
+    Manifest,
+    /// The chosen platform's config
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or -
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// Which platform's manifest to show for a multi-platform image
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Print one JSON document instead of the human-readable summary
+    #[arg(long, conflicts_with_all = ["raw", "files"])]
+    pub json: bool,
+
+    /// Print the exact stored bytes of a document
+    #[arg(long, value_enum, value_name = "DOCUMENT", conflicts_with = "files")]
+    pub raw: Option<RawDocument>,
+
+    /// List the files of every layer (or of --layer N), like tar tv
+    #[arg(long)]
+    pub files: bool,
+
+    /// With --files: only this layer (0 is the bottom layer)
+    #[arg(long, value_name = "N", requires = "files")]
+    pub layer: Option<usize>,
+
+    /// Read every blob and check digests, sizes and diff_ids; exit 3 if anything is wrong
+    #[arg(long, conflicts_with_all = ["raw", "files"])]
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A tar of an OCI image layout, with Docker's manifest.json
+    OciArchive,
+    /// An OCI image layout directory
+    OciDir,
+    /// A docker save archive (for docker load)
+    DockerArchive,
+    /// The flattened filesystem of one platform as a tar stream
+    RootfsTar,
+    /// The flattened filesystem of one platform, extracted into a new directory
+    RootfsDir,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or -
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ExportFormat::OciArchive, value_name = "FORMAT")]
+    pub format: ExportFormat,
+
+    /// Keep only this platform of a multi-platform image (required for rootfs formats when
+    /// the image has several)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+
+    /// Print a JSON document describing what was written
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -170,6 +170,12 @@ pub struct VerifyError {
 impl std::fmt::Display for VerifyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.got_digest {
+            // The content is right, its descriptor's size is not.
+            Some(got) if *got == self.expected_digest => write!(
+                f,
+                "{} does not match its descriptor: expected {} bytes, got {}",
+                self.what, self.expected_size, self.got_size
+            ),
             Some(got) => write!(
                 f,
                 "{} does not match its descriptor: expected {}, got {} ({} bytes read)",
@@ -239,7 +245,8 @@ impl<R: io::Read> io::Read for VerifyingReader<R> {
             return Ok(0);
         }
         // Never ask for more than one byte past the declared size.
-        let room = (self.expected_size + 1 - self.read).min(buf.len() as u64) as usize;
+        let room =
+            (self.expected_size.saturating_add(1) - self.read).min(buf.len() as u64) as usize;
         let n = loop {
             match self.inner.read(&mut buf[..room]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -41,6 +41,8 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
             progress.finish();
             result
         }
+        Command::Inspect(args) => commands::inspect::run(args, printer),
+        Command::Export(args) => commands::export::run(args, printer),
         Command::Completions(args) => commands::completions::run(args),
     }
 }
@@ -49,6 +51,7 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
 pub fn stdout_is_image(cli: &Cli) -> bool {
     match &cli.command {
         Command::Build(args) => args.output.as_ref().is_none_or(|o| o.as_os_str() == "-"),
-        Command::Completions(_) => false,
+        Command::Inspect(_) | Command::Completions(_) => false,
+        Command::Export(args) => args.output.as_os_str() == "-",
     }
 }

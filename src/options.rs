@@ -223,7 +223,7 @@ pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
     Ok(out)
 }
 
-fn parse_epoch(name: &str, v: &str) -> Result<i64> {
+pub(crate) fn parse_epoch(name: &str, v: &str) -> Result<i64> {
     let t = v.trim();
     match t.parse::<i64>() {
         Ok(n) if (0..=253_402_300_799).contains(&n) => Ok(n),
@@ -346,7 +346,7 @@ fn parse_prefix(v: &str) -> Result<Vec<u8>> {
     Ok(parts.join("/").into_bytes())
 }
 
-fn check_tag(tag: &str) -> Result<()> {
+pub(crate) fn check_tag(tag: &str) -> Result<()> {
     if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(usage(format!(
             "invalid --tag '{tag}': expected NAME[:TAG] without spaces"

@@ -3,3 +3,5 @@
 
 pub mod build;
 pub mod completions;
+pub mod export;
+pub mod inspect;

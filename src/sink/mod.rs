@@ -3,8 +3,10 @@
 //! the layout's top-level documents and moves the result into place in one rename, so an
 //! error or Ctrl-C leaves no partial output and an existing target untouched.
 
+pub mod docker_archive;
 pub mod layout_dir;
 pub mod oci_archive;
+pub mod rootfs;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, IsTerminal, Write};
@@ -22,6 +24,8 @@ use crate::store::{BlobStore, sync_dir};
 pub enum Format {
     OciArchive,
     OciDir,
+    /// An OCI archive holding exactly one image, for `docker load` (see `docker_archive`).
+    DockerArchive,
 }
 
 impl Format {
@@ -29,6 +33,7 @@ impl Format {
         match self {
             Format::OciArchive => "oci-archive",
             Format::OciDir => "oci-dir",
+            Format::DockerArchive => "docker-archive",
         }
     }
 }
@@ -109,7 +114,7 @@ impl Sink {
     /// context yet, so a bad `-o` fails fast.
     pub fn prepare(format: Format, target: &Target) -> Result<Sink> {
         match (format, target) {
-            (Format::OciArchive, Target::Stdout) => {
+            (Format::OciArchive | Format::DockerArchive, Target::Stdout) => {
                 if std::io::stdout().is_terminal() {
                     return Err(UsageError::new("refusing to write an image archive to a terminal")
                         .with_hint("pass -o FILE, or pipe stdout into another program (-o - | skopeo copy oci-archive:/dev/stdin ...)")
@@ -126,7 +131,7 @@ impl Sink {
             )
             .with_hint("pass -o DIR, or use --format oci-archive with -o -")
             .into()),
-            (Format::OciArchive, Target::Path(path)) => {
+            (Format::OciArchive | Format::DockerArchive, Target::Path(path)) => {
                 let parent = existing_parent(path)?;
                 if path.is_dir() {
                     return Err(UsageError::new(format!(
@@ -250,8 +255,8 @@ impl Sink {
 
     /// Write `oci-layout` and `index.json` (and for archives, the tar around them) and move
     /// the result into place. `mtime` is used for archive members; `layer` is the context
-    /// layer's digest.
-    pub fn finish(self, record: &ImageRecord, mtime: u64, layer: &Sha256Sum) -> Result<()> {
+    /// layer's digest (written first in an archive), if there is one.
+    pub fn finish(self, record: &ImageRecord, mtime: u64, layer: Option<&Sha256Sum>) -> Result<()> {
         match self {
             Sink::ArchiveFile {
                 staging,
@@ -318,7 +323,7 @@ impl Sink {
 }
 
 /// The directory an output path will be created in; it must exist.
-fn existing_parent(path: &Path) -> Result<PathBuf> {
+pub(crate) fn existing_parent(path: &Path) -> Result<PathBuf> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -334,7 +339,7 @@ fn existing_parent(path: &Path) -> Result<PathBuf> {
     Ok(parent)
 }
 
-fn file_name(path: &Path) -> String {
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into())

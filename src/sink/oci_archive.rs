@@ -114,25 +114,29 @@ pub fn finish_in_place(file: &File, digest: &Sha256Sum, size: u64, mtime: u64) -
 }
 
 /// Write the archive of the layout in `store` to `out`. `layer` is the context layer's
-/// digest; when `layer_written` it is already in `out` (after `begin_in_place`), otherwise
-/// it is read from the store and written first.
+/// digest, if any; when `layer_written` it is already in `out` (after `begin_in_place`),
+/// otherwise it is read from the store and written first. (Without a context layer, as
+/// for `export`, every blob is in digest order.)
 pub fn write<W: Write>(
     store: &BlobStore,
     record: &ImageRecord,
     mtime: u64,
-    layer: &Sha256Sum,
+    layer: Option<&Sha256Sum>,
     layer_written: bool,
     out: &mut W,
 ) -> Result<()> {
     if !layer_written {
         write_dirs(out, mtime)?;
-        copy_blob(store, layer.hex(), mtime, out)?;
+        if let Some(layer) = layer {
+            copy_blob(store, layer.hex(), mtime, out)?;
+        }
     }
+    let layer = layer.map(Sha256Sum::hex).unwrap_or_default();
     let mut blobs = Vec::new();
     let dir = store.root().join("blobs").join("sha256");
     for entry in fs::read_dir(&dir).with_context(|| format!("reading '{}'", dir.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && name != layer.hex() {
+        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && name != layer {
             blobs.push(name);
         }
     }

@@ -116,6 +116,23 @@ fn help_has_examples_for_the_real_use_cases() {
     ] {
         assert!(help.contains(needle), "build --help lacks {needle:?}");
     }
+    for (sub, needle) in [
+        ("inspect", "--raw config"),
+        ("export", "--format rootfs-dir"),
+    ] {
+        let help = imgbuild_cmd(dir.path())
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let help = String::from_utf8(help).unwrap();
+        assert!(
+            help.contains("Examples:") && help.contains(needle),
+            "{sub} --help lacks examples"
+        );
+    }
     let top = imgbuild_cmd(dir.path())
         .arg("--help")
         .assert()

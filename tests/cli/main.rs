@@ -5,7 +5,11 @@ mod build; // what goes into the layer, config and output
 mod checker; // our own image validator, run on every image built
 mod docs; // completions/, man/ and --help examples stay fresh
 mod errors; // bad input, exit codes, no partial output, interrupts
+mod export; // export: conversions, flattened rootfs, hostile images refused (#5)
+mod export_interop; // inspect/export with images from umoci and skopeo, podman load (#5)
+mod hostile; // hand-made images, hostile ones included, for inspect and export
 mod ignore; // .dockerignore / .gitignore / .git / -v
+mod inspect; // inspect: summary, --json, --raw, --files, --verify (#5)
 mod interop; // skopeo, umoci, oci-image-tool, podman, runc
 mod reproducible; // byte-identical rebuilds across processes
 mod snapshot; // filesystem tree snapshots for comparing unpacked images

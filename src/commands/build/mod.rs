@@ -126,7 +126,7 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
     }
     let record = record_for(&opts, &built, &store)?;
     let top_digest = record.top.digest().to_string();
-    sink.finish(&record, mtime, &layer.digest)?;
+    sink.finish(&record, mtime, Some(&layer.digest))?;
     let image_ms = image_started.elapsed().as_millis();
     progress.finish();
 

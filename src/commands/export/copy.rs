@@ -1,0 +1,138 @@
+//! Converting between image forms: every blob under the exported descriptor (indexes,
+//! manifests, configs, layers, and any other blob an index lists) copied into the output
+//! store byte for byte, each verified against its descriptor while it is copied, so every
+//! digest is kept. Then the `ImageRecord` for the output's `index.json` and Docker
+//! `manifest.json`.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::Descriptor;
+
+use crate::digest::Sha256Sum;
+use crate::error::invalid;
+use crate::image::source::{Image, MAX_DOCUMENT, Selected, parse_manifest, sha256_hex};
+use crate::image::{Platform, is_index, is_manifest, manifest};
+use crate::interrupt;
+use crate::sink::ImageRecord;
+use crate::store::BlobStore;
+
+/// Indexes nest at most this deep.
+const MAX_DEPTH: usize = 8;
+
+#[derive(Debug, Default)]
+pub struct Copied {
+    pub blobs: u64,
+    pub bytes: u64,
+    done: HashSet<String>,
+}
+
+/// Copy `desc` and everything it references into `store`.
+pub fn copy_tree(
+    image: &Image,
+    desc: &Descriptor,
+    store: &BlobStore,
+    c: &mut Copied,
+) -> Result<()> {
+    copy_under(image, desc, store, c, 0)
+}
+
+fn copy_under(
+    image: &Image,
+    desc: &Descriptor,
+    store: &BlobStore,
+    c: &mut Copied,
+    depth: usize,
+) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(invalid(format!("indexes nest more than {MAX_DEPTH} deep")));
+    }
+    if !copy_blob(image, desc, store, c)? {
+        return Ok(());
+    }
+    if is_index(desc.media_type()) {
+        let (index, _) = image.read_index(desc)?;
+        for child in index.manifests() {
+            copy_under(image, child, store, c, depth + 1)?;
+        }
+    } else if is_manifest(desc.media_type()) {
+        let raw = image.read_blob(desc, MAX_DOCUMENT)?;
+        let m =
+            parse_manifest(&raw).with_context(|| format!("reading manifest {}", desc.digest()))?;
+        copy_blob(image, m.config(), store, c)?;
+        for layer in m.layers() {
+            copy_blob(image, layer, store, c)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copy one blob, verified; false when it was copied before.
+fn copy_blob(image: &Image, desc: &Descriptor, store: &BlobStore, c: &mut Copied) -> Result<bool> {
+    let hex = sha256_hex(desc)?.to_owned();
+    if !c.done.insert(hex.clone()) {
+        return Ok(false);
+    }
+    let digest =
+        Sha256Sum::from_hex(&hex).expect("sha256_hex returned 64 lowercase hex characters");
+    c.blobs += 1;
+    c.bytes = c.bytes.saturating_add(desc.size());
+    if store.blob_path(&digest).is_file() {
+        return Ok(true);
+    }
+    let mut reader = image.open_blob(desc)?;
+    let mut tmp = store.temp()?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        interrupt::check()?;
+        let n = reader
+            .read(&mut buf)
+            .with_context(|| format!("copying blob {}", desc.digest()))?;
+        if n == 0 {
+            break;
+        }
+        tmp.write_all(&buf[..n])
+            .with_context(|| format!("writing blob {}", desc.digest()))?;
+    }
+    store.commit(tmp, &digest)?;
+    Ok(true)
+}
+
+/// The output's `index.json` entry (`top`, its source tags dropped) with `tags`, and the
+/// image that Docker's `manifest.json` names: `docker` (one platform's image).
+pub fn record(top: &Descriptor, tags: &[String], docker: &Selected) -> Result<ImageRecord> {
+    let mut top = top.clone();
+    if let Some(mut ann) = top.annotations().clone() {
+        ann.remove(manifest::ANNOTATION_REF_NAME);
+        top.set_annotations((!ann.is_empty()).then_some(ann));
+    }
+    let sum = |d: &Descriptor| -> Result<Sha256Sum> {
+        Sha256Sum::from_hex(sha256_hex(d)?).context("a digest that is not sha256")
+    };
+    Ok(ImageRecord {
+        top,
+        tags: tags.to_vec(),
+        docker_config: sum(docker.manifest.config())?,
+        docker_layers: docker
+            .manifest
+            .layers()
+            .iter()
+            .map(sum)
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// The image Docker's `manifest.json` names for an index: the host's platform, else the
+/// first.
+pub fn docker_image(image: &Image) -> Result<Selected> {
+    let candidates = image.candidates()?;
+    let host = Platform::host();
+    let pick = candidates
+        .iter()
+        .find(|(_, p)| Some(p) == host.as_ref())
+        .or_else(|| candidates.first())
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| invalid(format!("'{}' holds no image", image.reference)))?;
+    image.select(Some(&pick))
+}

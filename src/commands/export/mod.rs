@@ -1,0 +1,416 @@
+//! `imgbuild export`: checked options → output claimed (temporary file or staging directory
+//! beside it) → IMAGE opened → either every blob copied verbatim into another form
+//! (oci-archive, oci-dir, docker-archive; `--platform` keeps one image of an index), or the
+//! layers flattened (two passes, see `sink::rootfs`) into one tar stream or a new
+//! directory → moved into place → the digest (or `--json`) on stdout.
+
+mod copy;
+mod report;
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::Descriptor;
+
+use self::copy::Copied;
+use self::report::{BlobsReport, ExportReport, OutputReport, RootfsReport, SourceReport};
+use crate::cli::{ExportArgs, ExportFormat};
+use crate::commands::build::human_bytes;
+use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
+use crate::error::UsageError;
+use crate::image::reference::ImageRef;
+use crate::image::source::Image;
+use crate::image::{Platform, is_index, manifest};
+use crate::layer::reader::Limits;
+use crate::options::{check_tag, parse_epoch};
+use crate::sink::rootfs::dir::DirEmitter;
+use crate::sink::rootfs::tar::TarEmitter;
+use crate::sink::rootfs::{self, Counts};
+use crate::sink::{Format, Sink, Target, docker_archive, existing_parent, file_name};
+use crate::store::sync_dir;
+use crate::ui::Printer;
+
+struct ExportOptions {
+    reference: ImageRef,
+    platform: Option<Platform>,
+    format: ExportFormat,
+    target: Target,
+    tags: Vec<String>,
+    limits: Limits,
+    /// mtime of archive members: SOURCE_DATE_EPOCH, else 0 (the output depends on the
+    /// image only).
+    mtime: u64,
+}
+
+impl ExportOptions {
+    fn from_args(args: &ExportArgs) -> Result<ExportOptions> {
+        let reference = parse_image_arg(&args.image)?;
+        let platform = parse_platform_arg(args.platform.as_deref())?;
+        let target = if args.output.as_os_str() == "-" {
+            Target::Stdout
+        } else {
+            Target::Path(args.output.clone())
+        };
+        let rootfs = matches!(
+            args.format,
+            ExportFormat::RootfsTar | ExportFormat::RootfsDir
+        );
+        if rootfs && !args.tags.is_empty() {
+            return Err(UsageError::new("--tag names an image; a root filesystem has no name")
+                .with_hint("drop --tag, or export an image format (oci-archive, oci-dir, docker-archive)")
+                .into());
+        }
+        for t in &args.tags {
+            check_tag(t)?;
+        }
+        if target == Target::Stdout {
+            match args.format {
+                ExportFormat::OciDir | ExportFormat::RootfsDir => {
+                    return Err(UsageError::new(format!(
+                        "--format {} writes a directory, not to stdout",
+                        format_name(args.format)
+                    ))
+                    .with_hint("pass -o DIR")
+                    .into());
+                }
+                _ if std::io::stdout().is_terminal() => {
+                    return Err(
+                        UsageError::new("refusing to write an image or tar to a terminal")
+                            .with_hint("pass -o FILE, or pipe stdout into another program")
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) if !v.trim().is_empty() => parse_epoch("SOURCE_DATE_EPOCH", &v)? as u64,
+            _ => 0,
+        };
+        Ok(ExportOptions {
+            reference,
+            platform,
+            format: args.format,
+            target,
+            tags: args.tags.clone(),
+            limits: Limits::from_env()?,
+            mtime,
+        })
+    }
+}
+
+fn format_name(f: ExportFormat) -> &'static str {
+    match f {
+        ExportFormat::OciArchive => "oci-archive",
+        ExportFormat::OciDir => "oci-dir",
+        ExportFormat::DockerArchive => "docker-archive",
+        ExportFormat::RootfsTar => "rootfs-tar",
+        ExportFormat::RootfsDir => "rootfs-dir",
+    }
+}
+
+pub fn run(args: &ExportArgs, printer: &Printer) -> Result<()> {
+    let started = Instant::now();
+    let opts = ExportOptions::from_args(args)?;
+    let mut report = match opts.format {
+        ExportFormat::RootfsTar | ExportFormat::RootfsDir => export_rootfs(&opts, printer)?,
+        _ => export_image(&opts, printer)?,
+    };
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    for w in &report.warnings {
+        printer.warn(w);
+    }
+    let where_ = report
+        .output
+        .path
+        .clone()
+        .unwrap_or_else(|| "stdout".into());
+    let what = match (&report.blobs, &report.rootfs) {
+        (Some(b), _) => format!("{} blobs, {}", b.count, human_bytes(b.bytes)),
+        (_, Some(r)) => format!(
+            "{}, {}, {}",
+            count(
+                r.files + r.hardlinks + r.symlinks + r.specials,
+                "file",
+                "files"
+            ),
+            count(r.dirs, "directory", "directories"),
+            human_bytes(r.bytes)
+        ),
+        _ => String::new(),
+    };
+    printer.status(
+        "Wrote",
+        &format!(
+            "{where_} ({}, {what}) {}",
+            report.output.format, report.digest
+        ),
+    );
+    let to_stdout = opts.target == Target::Stdout;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).context("encoding the --json report")?;
+        if to_stdout {
+            eprintln!("{text}");
+        } else {
+            printer.data_line(&text).context("writing to stdout")?;
+        }
+    } else if report.blobs.is_some() && !to_stdout {
+        printer
+            .data_line(&report.digest)
+            .context("writing to stdout")?;
+    }
+    Ok(())
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn source_report(image: &Image, top: &Descriptor) -> SourceReport {
+    SourceReport {
+        reference: image.reference.to_string(),
+        form: image.form.name().to_owned(),
+        digest: top.digest().to_string(),
+    }
+}
+
+fn path_of(target: &Target) -> Option<String> {
+    match target {
+        Target::Path(p) => Some(p.display().to_string()),
+        Target::Stdout => None,
+    }
+}
+
+/// oci-archive, oci-dir, docker-archive: blobs copied verbatim.
+fn export_image(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport> {
+    let format = match opts.format {
+        ExportFormat::OciDir => Format::OciDir,
+        ExportFormat::DockerArchive => Format::DockerArchive,
+        _ => Format::OciArchive,
+    };
+    let sink = Sink::prepare(format, &opts.target)?;
+    let store = sink.store()?;
+    let image = Image::open(&opts.reference)
+        .with_context(|| format!("reading image '{}'", opts.reference))?;
+    let source_top = image.top()?;
+    let one_of_index = is_index(source_top.media_type())
+        && (opts.platform.is_some() || format == Format::DockerArchive);
+    let (top, docker, platform) = if one_of_index || opts.platform.is_some() {
+        let sel = image.select(opts.platform.as_ref())?;
+        let mut desc = sel.manifest_desc.clone();
+        desc.set_platform(Some(sel.platform.to_oci()));
+        let platform = Some(sel.platform.to_string());
+        (desc, sel, platform)
+    } else if is_index(source_top.media_type()) {
+        (source_top.clone(), copy::docker_image(&image)?, None)
+    } else {
+        let sel = image.select(None)?;
+        let platform = Some(sel.platform.to_string());
+        (source_top.clone(), sel, platform)
+    };
+    if one_of_index {
+        printer.status(
+            "Keeping",
+            &format!(
+                "{} of index {}: index.json now names its manifest {}",
+                docker.platform,
+                source_top.digest(),
+                top.digest()
+            ),
+        );
+    }
+    let tags: Vec<String> = if opts.tags.is_empty() {
+        image
+            .index()
+            .manifests()
+            .iter()
+            .filter(|d| d.digest() == source_top.digest())
+            .filter_map(manifest::ref_name)
+            .map(str::to_owned)
+            .collect()
+    } else {
+        opts.tags.clone()
+    };
+    printer.status(
+        "Exporting",
+        &format!(
+            "{} ({}) as {}",
+            opts.reference,
+            image.form.name(),
+            format.name()
+        ),
+    );
+    let mut copied = Copied::default();
+    copy::copy_tree(&image, &top, &store, &mut copied)
+        .with_context(|| format!("copying the blobs of '{}'", opts.reference))?;
+    let record = copy::record(&top, &tags, &docker)?;
+    if format == Format::DockerArchive {
+        docker_archive::check_record(&record)?;
+    }
+    sink.finish(&record, opts.mtime, None)?;
+    Ok(ExportReport {
+        digest: top.digest().to_string(),
+        media_type: top.media_type().to_string(),
+        source: source_report(&image, &source_top),
+        output: OutputReport {
+            format: format.name().to_owned(),
+            path: path_of(&opts.target),
+        },
+        platform: if is_index(top.media_type()) {
+            None
+        } else {
+            platform
+        },
+        new_index: one_of_index,
+        tags,
+        blobs: Some(BlobsReport {
+            count: copied.blobs,
+            bytes: copied.bytes,
+        }),
+        rootfs: None,
+        warnings: Vec::new(),
+        elapsed_ms: 0,
+    })
+}
+
+/// Where the rootfs goes, claimed before the image is read.
+enum RootfsOut {
+    TarFile {
+        tmp: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+    TarStdout,
+    Dir(DirEmitter),
+}
+
+fn claim(opts: &ExportOptions) -> Result<RootfsOut> {
+    match (&opts.target, opts.format) {
+        (Target::Path(p), ExportFormat::RootfsDir) => Ok(RootfsOut::Dir(DirEmitter::prepare(p)?)),
+        (Target::Path(p), _) => {
+            let parent = existing_parent(p)?;
+            if p.is_dir() {
+                return Err(
+                    UsageError::new(format!("output '{}' is a directory", p.display()))
+                        .with_hint(
+                            "use --format rootfs-dir to extract into a directory, or name a file",
+                        )
+                        .into(),
+                );
+            }
+            let tmp = tempfile::Builder::new()
+                .prefix(&format!(".{}.imgbuild-", file_name(p)))
+                .suffix(".tmp")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .tempfile_in(&parent)
+                .with_context(|| format!("cannot write to '{}'", parent.display()))?;
+            Ok(RootfsOut::TarFile {
+                tmp,
+                path: p.clone(),
+            })
+        }
+        (Target::Stdout, _) => Ok(RootfsOut::TarStdout),
+    }
+}
+
+/// rootfs-tar, rootfs-dir: one platform's layers flattened.
+fn export_rootfs(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport> {
+    let out = claim(opts)?;
+    let image = Image::open(&opts.reference)
+        .with_context(|| format!("reading image '{}'", opts.reference))?;
+    let source_top = image.top()?;
+    let sel = image.select(opts.platform.as_ref())?;
+    let layers = sel.manifest.layers().len();
+    printer.status(
+        "Flattening",
+        &format!(
+            "{} of {} ({layers} layer{}, {})",
+            sel.platform,
+            opts.reference,
+            if layers == 1 { "" } else { "s" },
+            human_bytes(
+                sel.manifest
+                    .layers()
+                    .iter()
+                    .fold(0u64, |a, l| a.saturating_add(l.size()))
+            )
+        ),
+    );
+    let tree = rootfs::flatten(&image, &sel, &opts.limits)?;
+    let stats = tree.stats;
+    let plan = tree.into_plan();
+    let counts: Counts = match out {
+        RootfsOut::TarFile { tmp, path } => {
+            let file = tmp.as_file().try_clone()?;
+            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
+            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar)?;
+            let (w, counts) = tar.finish()?;
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()
+                .with_context(|| format!("writing '{}'", path.display()))?;
+            tmp.persist(&path)
+                .map_err(|e| e.error)
+                .with_context(|| format!("moving the tar into place at '{}'", path.display()))?;
+            sync_dir(&existing_parent(&path)?)?;
+            counts
+        }
+        RootfsOut::TarStdout => {
+            let stdout = std::io::stdout();
+            let fd = std::os::fd::AsFd::as_fd(&stdout)
+                .try_clone_to_owned()
+                .context("writing to stdout")?;
+            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, File::from(fd)));
+            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar)?;
+            let (mut w, counts) = tar.finish()?;
+            w.flush().context("writing to stdout")?;
+            counts
+        }
+        RootfsOut::Dir(mut dir) => {
+            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut dir)?;
+            dir.finish()?
+        }
+    };
+    let mut warnings = Vec::new();
+    if counts.skipped_devices > 0 {
+        warnings.push(format!(
+            "left out {} device file(s): creating devices needs root",
+            counts.skipped_devices
+        ));
+    }
+    if stats.skipped > 0 {
+        warnings.push(format!(
+            "skipped {} aufs metadata entr{} (.wh..wh.*)",
+            stats.skipped,
+            if stats.skipped == 1 { "y" } else { "ies" }
+        ));
+    }
+    Ok(ExportReport {
+        digest: sel.manifest_desc.digest().to_string(),
+        media_type: sel.manifest_desc.media_type().to_string(),
+        source: source_report(&image, &source_top),
+        output: OutputReport {
+            format: format_name(opts.format).to_owned(),
+            path: path_of(&opts.target),
+        },
+        platform: Some(sel.platform.to_string()),
+        new_index: false,
+        tags: Vec::new(),
+        blobs: None,
+        rootfs: Some(RootfsReport {
+            layers: layers as u64,
+            dirs: counts.dirs,
+            files: counts.files,
+            hardlinks: counts.hardlinks,
+            symlinks: counts.symlinks,
+            specials: counts.specials,
+            skipped_devices: counts.skipped_devices,
+            bytes: counts.bytes,
+            whiteouts: stats.whiteouts,
+            opaque_dirs: stats.opaque,
+        }),
+        warnings,
+        elapsed_ms: 0,
+    })
+}

@@ -1,0 +1,388 @@
+//! `imgbuild inspect`: open IMAGE (layout, OCI archive, docker-save archive or stdin) →
+//! a human summary on stdout | `--json` | `--raw index|manifest|config` (the stored bytes)
+//! | `--files [--layer N]` (a streamed listing) | `--verify` (every blob read and checked).
+//! Everything shown is escaped: an image's strings never reach the terminal raw.
+
+mod files;
+mod report;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::{Descriptor, ImageConfiguration};
+
+use self::report::{
+    BlobReport, InspectReport, LayerReport, ManifestReport, PlatformReport, VerifyReport,
+};
+use crate::cli::{InspectArgs, RawDocument};
+use crate::commands::build::human_bytes;
+use crate::error::{UsageError, escape_bytes, invalid};
+use crate::image::reference::ImageRef;
+use crate::image::source::{Image, Selected};
+use crate::image::{Platform, is_index, layer_compression, manifest};
+use crate::layer::reader::Limits;
+use crate::ui::Printer;
+
+pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
+    let reference = parse_image_arg(&args.image)?;
+    let want = parse_platform_arg(args.platform.as_deref())?;
+    let limits = Limits::from_env()?;
+    let image = Image::open(&reference).with_context(|| format!("reading image '{reference}'"))?;
+    if let Some(doc) = args.raw {
+        return raw(&image, doc, want.as_ref(), printer);
+    }
+    let top = image.top()?;
+    if args.files {
+        let (sel, _) = choose(&image, want.as_ref(), printer)?;
+        return files::list(&image, &sel, args.layer, &limits);
+    }
+    let mut checked = args.verify.then(|| verify::verify(&image, &top, &limits));
+    if let Some(e) = checked.as_mut().and_then(|c| c.interrupted.take()) {
+        return Err(e);
+    }
+    let summary = summarize(&image, &top, want.as_ref(), checked.as_ref(), printer);
+    let problems = checked.as_ref().map_or(0, |c| c.problems.len());
+    let report = match summary {
+        Ok(r) => r,
+        // With --verify, the problems found say more than the first one that stopped the
+        // summary.
+        Err(e) if problems > 0 => {
+            printer.warn(&format!("cannot show the image: {e:#}"));
+            return verify_result(&reference, checked, printer);
+        }
+        Err(e) => return Err(e),
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).context("encoding the --json report")?;
+        printer.data_line(&text).context("writing to stdout")?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(human(&report).as_bytes())
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+    }
+    verify_result(&reference, checked, printer)
+}
+
+/// After `--verify`: each problem on stderr and exit 3, or a one-line all-clear.
+fn verify_result(
+    reference: &ImageRef,
+    checked: Option<verify::Verification>,
+    printer: &Printer,
+) -> Result<()> {
+    let Some(v) = checked else { return Ok(()) };
+    if v.problems.is_empty() {
+        printer.status(
+            "Verified",
+            &format!(
+                "{} blobs ({}): digests, sizes and diff_ids match",
+                v.blobs,
+                human_bytes(v.bytes)
+            ),
+        );
+        return Ok(());
+    }
+    for p in &v.problems {
+        printer.error(p, &[], None);
+    }
+    Err(invalid(format!(
+        "'{reference}' failed verification: {} problem{} found",
+        v.problems.len(),
+        if v.problems.len() == 1 { "" } else { "s" }
+    )))
+}
+
+/// The IMAGE argument of inspect and export.
+pub fn parse_image_arg(arg: &str) -> Result<ImageRef> {
+    ImageRef::parse(arg).map_err(|e| UsageError::new(format!("invalid IMAGE {e}")).into())
+}
+
+pub fn parse_platform_arg(arg: Option<&str>) -> Result<Option<Platform>> {
+    arg.map(|p| {
+        Platform::parse(p).map_err(|e| UsageError::new(format!("invalid --platform {e}")).into())
+    })
+    .transpose()
+}
+
+/// The image to show: `--platform`'s, or the only one, or linux/amd64, or the first (with a
+/// note saying so). Also returns every platform under the reference.
+pub fn choose(
+    image: &Image,
+    want: Option<&Platform>,
+    printer: &Printer,
+) -> Result<(Selected, Vec<(Descriptor, Platform)>)> {
+    let candidates = image.candidates()?;
+    if want.is_some() || candidates.len() <= 1 {
+        return Ok((image.select(want)?, candidates));
+    }
+    let amd64 = Platform::parse("linux/amd64").ok();
+    let (_, pick) = candidates
+        .iter()
+        .find(|(_, p)| Some(p) == amd64.as_ref())
+        .or_else(|| candidates.first())
+        .context("the image lists no platform")?;
+    printer.status(
+        "Showing",
+        &format!(
+            "{pick}, one of {} platforms (choose with --platform)",
+            candidates.len()
+        ),
+    );
+    let pick = pick.clone();
+    Ok((image.select(Some(&pick))?, candidates))
+}
+
+/// `--raw`: the document's stored bytes, unchanged.
+fn raw(image: &Image, doc: RawDocument, want: Option<&Platform>, printer: &Printer) -> Result<()> {
+    let bytes = match doc {
+        RawDocument::Index => {
+            let top = image.top()?;
+            if is_index(top.media_type()) {
+                image.read_index(&top)?.1
+            } else {
+                image.index_raw().to_vec()
+            }
+        }
+        RawDocument::Manifest => {
+            let (sel, _) = choose(image, want, printer)?;
+            image.read_manifest(&sel.manifest_desc)?.1
+        }
+        RawDocument::Config => {
+            let (sel, _) = choose(image, want, printer)?;
+            image.read_config(sel.manifest.config())?.1
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
+fn summarize(
+    image: &Image,
+    top: &Descriptor,
+    want: Option<&Platform>,
+    checked: Option<&verify::Verification>,
+    printer: &Printer,
+) -> Result<InspectReport> {
+    let (sel, candidates) = choose(image, want, printer)?;
+    let tags = image
+        .index()
+        .manifests()
+        .iter()
+        .filter(|d| d.digest() == top.digest())
+        .filter_map(manifest::ref_name)
+        .map(str::to_owned)
+        .collect();
+    let platforms = candidates
+        .iter()
+        .map(|(d, p)| PlatformReport {
+            platform: p.to_string(),
+            digest: d.digest().to_string(),
+            size: d.size(),
+        })
+        .collect();
+    Ok(InspectReport {
+        reference: image.reference.to_string(),
+        format: image.form.name().to_owned(),
+        digest: top.digest().to_string(),
+        media_type: top.media_type().to_string(),
+        size: top.size(),
+        tags,
+        platforms,
+        manifest: manifest_report(&sel, checked),
+        verify: checked.map(|c| VerifyReport {
+            ok: c.problems.is_empty(),
+            blobs: c.blobs,
+            bytes: c.bytes,
+            problems: c.problems.clone(),
+        }),
+    })
+}
+
+fn manifest_report(sel: &Selected, checked: Option<&verify::Verification>) -> ManifestReport {
+    let c: &ImageConfiguration = &sel.config;
+    let cfg = c.config().clone().unwrap_or_default();
+    let diff_ids = c.rootfs().diff_ids();
+    let layers = sel
+        .manifest
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let known = checked.and_then(|v| v.uncompressed.get(&l.digest().to_string()));
+            let plain = layer_compression(l.media_type()) == Some(crate::compress::Algorithm::None);
+            LayerReport {
+                index: i,
+                digest: l.digest().to_string(),
+                media_type: l.media_type().to_string(),
+                size: l.size(),
+                diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
+                uncompressed_size: known.copied().or(plain.then_some(l.size())),
+            }
+        })
+        .collect();
+    let sorted = |m: Option<&std::collections::HashMap<String, String>>| -> BTreeMap<_, _> {
+        m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let mut ports = cfg.exposed_ports().clone().unwrap_or_default();
+    ports.sort();
+    ManifestReport {
+        digest: sel.manifest_desc.digest().to_string(),
+        media_type: sel.manifest_desc.media_type().to_string(),
+        size: sel.manifest_desc.size(),
+        platform: sel.platform.to_string(),
+        annotations: sorted(sel.manifest.annotations().as_ref()),
+        config: BlobReport {
+            digest: sel.manifest.config().digest().to_string(),
+            media_type: sel.manifest.config().media_type().to_string(),
+            size: sel.manifest.config().size(),
+        },
+        created: c.created().clone(),
+        os: c.os().to_string(),
+        architecture: c.architecture().to_string(),
+        variant: c.variant().clone(),
+        env: cfg.env().clone().unwrap_or_default(),
+        entrypoint: cfg.entrypoint().clone(),
+        cmd: cfg.cmd().clone(),
+        workdir: cfg.working_dir().clone(),
+        user: cfg.user().clone(),
+        exposed_ports: ports,
+        labels: sorted(cfg.labels().as_ref()),
+        layers,
+    }
+}
+
+/// Label width of the human summary.
+const W: usize = 13;
+
+/// The human summary: aligned `Label: value` lines, every image string escaped.
+fn human(r: &InspectReport) -> String {
+    let esc = |s: &str| escape_bytes(s.as_bytes());
+    let mut out = String::new();
+    let mut line = |label: &str, values: &[String]| {
+        let label = format!("{label}:");
+        if values.is_empty() {
+            out.push_str(&format!("{label:<W$}-\n"));
+        }
+        for (i, v) in values.iter().enumerate() {
+            let l = if i == 0 { label.as_str() } else { "" };
+            out.push_str(&format!("{l:<W$}{v}\n"));
+        }
+    };
+    let one = |s: &str| vec![esc(s)];
+    let opt = |s: &Option<String>| s.as_deref().map(esc).into_iter().collect::<Vec<_>>();
+    let m = &r.manifest;
+    line("Reference", &one(&r.reference));
+    line("Format", &one(&r.format));
+    line("Digest", &one(&r.digest));
+    line("Media type", &one(&r.media_type));
+    line("Tags", &r.tags.iter().map(|t| esc(t)).collect::<Vec<_>>());
+    if r.platforms.len() > 1 || r.digest != m.digest {
+        let width = r
+            .platforms
+            .iter()
+            .map(|p| p.platform.len())
+            .max()
+            .unwrap_or(0);
+        let list: Vec<String> = r
+            .platforms
+            .iter()
+            .map(|p| format!("{:<width$}  {}", esc(&p.platform), p.digest))
+            .collect();
+        line("Platforms", &list);
+        line("Manifest", &one(&m.digest));
+    }
+    line("Platform", &one(&m.platform));
+    line(
+        "Config",
+        &[format!(
+            "{} ({})",
+            m.config.digest,
+            human_bytes(m.config.size)
+        )],
+    );
+    line("Created", &opt(&m.created));
+    line("Env", &m.env.iter().map(|e| esc(e)).collect::<Vec<_>>());
+    let json = |v: &Option<Vec<String>>| {
+        v.as_ref()
+            .and_then(|v| serde_json::to_string(v).ok())
+            .map(|s| esc(&s))
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    line("Entrypoint", &json(&m.entrypoint));
+    line("Cmd", &json(&m.cmd));
+    line("Workdir", &opt(&m.workdir));
+    line("User", &opt(&m.user));
+    line(
+        "Ports",
+        &m.exposed_ports.iter().map(|p| esc(p)).collect::<Vec<_>>(),
+    );
+    let pairs = |m: &BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
+            .collect::<Vec<_>>()
+    };
+    line("Labels", &pairs(&m.labels));
+    line("Annotations", &pairs(&m.annotations));
+    // Sizes come from the image: add them without overflowing.
+    let total = m.layers.iter().fold(0u64, |a, l| a.saturating_add(l.size));
+    let unpacked = m.layers.iter().try_fold(0u64, |a, l| {
+        l.uncompressed_size.map(|u| a.saturating_add(u))
+    });
+    let sizes = match unpacked {
+        Some(u) => format!("{}, {} uncompressed", human_bytes(total), human_bytes(u)),
+        None => human_bytes(total),
+    };
+    line("Layers", &[format!("{} ({sizes})", m.layers.len())]);
+    let kind_w = m
+        .layers
+        .iter()
+        .map(|l| short_type(&l.media_type).len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    if !m.layers.is_empty() {
+        out.push_str(&format!(
+            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {}\n",
+            "#", "TYPE", "SIZE", "UNCOMPRESSED", "DIGEST"
+        ));
+    }
+    for l in &m.layers {
+        let unpacked = l
+            .uncompressed_size
+            .map_or_else(|| "-".to_owned(), human_bytes);
+        out.push_str(&format!(
+            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {}\n",
+            l.index,
+            esc(short_type(&l.media_type)),
+            human_bytes(l.size),
+            unpacked,
+            l.digest
+        ));
+    }
+    if let Some(v) = &r.verify {
+        let state = if v.ok {
+            "ok".to_owned()
+        } else {
+            format!("{} problem(s), listed on stderr", v.problems.len())
+        };
+        out.push_str(&format!(
+            "{:<W$}{state} ({} blobs, {})\n",
+            "Verified:",
+            v.blobs,
+            human_bytes(v.bytes)
+        ));
+    }
+    out
+}
+
+/// `tar+gzip` for an OCI layer type, the whole type otherwise.
+fn short_type(mt: &str) -> &str {
+    mt.strip_prefix("application/vnd.oci.image.layer.v1.")
+        .unwrap_or(mt)
+}

@@ -1,0 +1,524 @@
+//! Reading the tar stream of a layer from an image, which is untrusted: a streaming parser
+//! that uses the `tar` crate only to decode header fields. The framing (blocks, padding,
+//! extended headers) is done here so that every size is bounded before anything is
+//! allocated: PAX and GNU long-name records at most 1 MiB, paths and link targets at most
+//! 4096 bytes, at most a million entries per layer. Sparse files and unknown entry types
+//! are refused; PAX `path`, `linkpath`, `size`, `uid`, `gid` and `mtime` are honoured.
+
+use std::fmt;
+use std::io::{self, Read};
+
+use anyhow::Result;
+use tar::EntryType;
+
+use crate::error::{escape_bytes, invalid};
+
+const BLOCK: u64 = 512;
+/// Largest PAX or GNU extended header accepted.
+pub const MAX_EXTENDED_HEADER: u64 = 1 << 20;
+/// Longest path or link target accepted.
+pub const MAX_PATH: usize = 4096;
+/// Longest path component accepted.
+pub const MAX_COMPONENT: usize = 255;
+/// Most entries accepted in one layer.
+pub const MAX_ENTRIES: u64 = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    HardLink,
+    Char,
+    Block,
+    Fifo,
+}
+
+impl Kind {
+    /// The `ls -l` type letter (`h` for a hard link).
+    pub fn letter(self) -> char {
+        match self {
+            Kind::File => '-',
+            Kind::Dir => 'd',
+            Kind::Symlink => 'l',
+            Kind::HardLink => 'h',
+            Kind::Char => 'c',
+            Kind::Block => 'b',
+            Kind::Fifo => 'p',
+        }
+    }
+}
+
+/// One entry of a layer, after its extended headers were applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarEntry {
+    /// The name as stored (raw bytes; may start with `./` or `/`, may end in `/`).
+    pub path: Vec<u8>,
+    pub kind: Kind,
+    /// Symlink or hard-link target, as stored.
+    pub link: Option<Vec<u8>>,
+    /// Content bytes that follow the header (0 for everything but regular files, in
+    /// practice).
+    pub size: u64,
+    /// Permission bits, including setuid, setgid and sticky.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: i64,
+    /// Device numbers of character and block devices.
+    pub dev: (u32, u32),
+}
+
+/// A read error from below the tar parser: the blob could not be read (I/O, exit 1).
+#[derive(Debug)]
+pub struct SourceIo(pub io::Error);
+
+impl fmt::Display for SourceIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceIo {}
+
+/// The decompressed layer is larger than allowed (a decompression bomb, exit 3).
+#[derive(Debug)]
+pub struct TooLarge(pub u64);
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the layer decompresses to more than {} bytes (IMGBUILD_MAX_LAYER_BYTES)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Turn an error read from a layer's decompressed stream into the right class: a blob that
+/// fails verification stays a `VerifyError` (exit 3), a source I/O error stays I/O (exit 1),
+/// a decompression bomb or data the decompressor refuses is an invalid image (exit 3).
+pub fn stream_error(e: io::Error) -> anyhow::Error {
+    if e.get_ref()
+        .is_some_and(|i| i.is::<crate::digest::VerifyError>())
+    {
+        return anyhow::Error::new(e);
+    }
+    if e.get_ref().is_some_and(|i| i.is::<SourceIo>()) {
+        let inner = e
+            .into_inner()
+            .and_then(|b| b.downcast::<SourceIo>().ok())
+            .map(|s| s.0)
+            .unwrap_or_else(|| io::Error::other("reading the layer"));
+        return anyhow::Error::new(inner);
+    }
+    if e.get_ref()
+        .is_some_and(|i| i.is::<crate::error::Interrupted>())
+    {
+        if let Some(i) = e
+            .into_inner()
+            .and_then(|b| b.downcast::<crate::error::Interrupted>().ok())
+        {
+            return anyhow::Error::new(*i);
+        }
+        return io::Error::other("interrupted").into();
+    }
+    if let Some(big) = e.get_ref().and_then(|i| i.downcast_ref::<TooLarge>()) {
+        return invalid(big.to_string());
+    }
+    invalid(format!("the layer's data is corrupt: {e}"))
+}
+
+/// A tar stream being read entry by entry.
+pub struct TarStream<R> {
+    inner: R,
+    /// Content bytes of the current entry not yet read.
+    left: u64,
+    /// Padding after the current entry's content.
+    pad: u64,
+    entries: u64,
+    ended: bool,
+}
+
+impl<R: Read> TarStream<R> {
+    pub fn new(inner: R) -> Self {
+        TarStream {
+            inner,
+            left: 0,
+            pad: 0,
+            entries: 0,
+            ended: false,
+        }
+    }
+
+    /// Entries returned so far.
+    pub fn count(&self) -> u64 {
+        self.entries
+    }
+
+    /// The stream under the parser (to read what follows the end-of-archive blocks).
+    pub fn inner_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// The next entry, skipping whatever is left of the current one; None at the end.
+    pub fn next_entry(&mut self) -> Result<Option<TarEntry>> {
+        self.skip(self.left.saturating_add(self.pad))?;
+        self.left = 0;
+        self.pad = 0;
+        if self.ended {
+            return Ok(None);
+        }
+        let mut pax: Option<Vec<u8>> = None;
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        loop {
+            let mut block = [0u8; BLOCK as usize];
+            let pending = pax.is_some() || long_name.is_some() || long_link.is_some();
+            if !self.read_block(&mut block)? || block.iter().all(|&b| b == 0) {
+                if pending {
+                    return Err(invalid(
+                        "the tar stream ends after an extended header, without its entry",
+                    ));
+                }
+                self.ended = true;
+                return Ok(None);
+            }
+            let header = tar::Header::from_byte_slice(&block);
+            check_checksum(header)?;
+            let size = header
+                .entry_size()
+                .map_err(|e| invalid(format!("a tar header has a bad size field: {e}")))?;
+            let ty = header.entry_type();
+            match ty {
+                EntryType::XHeader => {
+                    if pax.is_some() {
+                        return Err(invalid("two PAX headers describe the same tar entry"));
+                    }
+                    pax = Some(self.read_extension(size, MAX_EXTENDED_HEADER, "PAX header")?);
+                    continue;
+                }
+                EntryType::XGlobalHeader => {
+                    // Global records (comments, mostly) change nothing imgbuild relies on.
+                    self.read_extension(size, MAX_EXTENDED_HEADER, "PAX global header")?;
+                    continue;
+                }
+                EntryType::GNULongName => {
+                    if long_name.is_some() {
+                        return Err(invalid("two GNU long names describe the same tar entry"));
+                    }
+                    let v = self.read_extension(size, MAX_PATH as u64 + 1, "GNU long name")?;
+                    long_name = Some(trim_nul(v));
+                    continue;
+                }
+                EntryType::GNULongLink => {
+                    if long_link.is_some() {
+                        return Err(invalid("two GNU long links describe the same tar entry"));
+                    }
+                    let v = self.read_extension(size, MAX_PATH as u64 + 1, "GNU long link")?;
+                    long_link = Some(trim_nul(v));
+                    continue;
+                }
+                _ => {}
+            }
+            self.entries += 1;
+            if self.entries > MAX_ENTRIES {
+                return Err(invalid(format!(
+                    "the layer has more than {MAX_ENTRIES} entries"
+                )));
+            }
+            let mut entry = decode(header, size, long_name, long_link)?;
+            let mut stream_size = size;
+            if let Some(records) = &pax {
+                apply_pax(&mut entry, &mut stream_size, records)?;
+            }
+            check_names(&entry)?;
+            if entry.kind != Kind::File {
+                entry.size = 0;
+            }
+            self.left = stream_size;
+            self.pad = padding(stream_size);
+            return Ok(Some(entry));
+        }
+    }
+
+    /// Read the current entry's content (0 at its end).
+    pub fn read_content(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = loop {
+            match self.inner.read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(stream_error)?,
+            }
+        };
+        if n == 0 {
+            return Err(invalid("the tar stream ends in the middle of a file"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn read_block(&mut self, block: &mut [u8]) -> Result<bool> {
+        let mut got = 0;
+        while got < block.len() {
+            let n = match self.inner.read(&mut block[got..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other.map_err(stream_error)?,
+            };
+            if n == 0 {
+                if got == 0 {
+                    // A clean end without end-of-archive blocks (some writers omit them).
+                    return Ok(false);
+                }
+                return Err(invalid("the tar stream ends in the middle of a header"));
+            }
+            got += n;
+        }
+        Ok(true)
+    }
+
+    fn read_extension(&mut self, size: u64, cap: u64, what: &str) -> Result<Vec<u8>> {
+        if size > cap {
+            return Err(invalid(format!(
+                "a {what} of {size} bytes is larger than the {cap} allowed"
+            )));
+        }
+        let mut data = vec![0u8; size as usize];
+        let mut got = 0;
+        while got < data.len() {
+            let n = match self.inner.read(&mut data[got..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other.map_err(stream_error)?,
+            };
+            if n == 0 {
+                return Err(invalid(format!("the tar stream ends inside a {what}")));
+            }
+            got += n;
+        }
+        self.skip(padding(size))?;
+        Ok(data)
+    }
+
+    fn skip(&mut self, mut n: u64) -> Result<()> {
+        let mut buf = [0u8; 8192];
+        while n > 0 {
+            crate::interrupt::check()?;
+            let want = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            let got = match self.inner.read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other.map_err(stream_error)?,
+            };
+            if got == 0 {
+                return Err(invalid("the tar stream ends in the middle of an entry"));
+            }
+            n -= got as u64;
+        }
+        Ok(())
+    }
+}
+
+fn padding(size: u64) -> u64 {
+    (BLOCK - size % BLOCK) % BLOCK
+}
+
+fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {
+    while v.last() == Some(&0) {
+        v.pop();
+    }
+    v
+}
+
+fn check_checksum(h: &tar::Header) -> Result<()> {
+    let bytes = h.as_bytes();
+    let unsigned: u32 = bytes[..148]
+        .iter()
+        .chain(&bytes[156..])
+        .map(|&b| u32::from(b))
+        .sum::<u32>()
+        + 8 * u32::from(b' ');
+    let signed: i64 = bytes[..148]
+        .iter()
+        .chain(&bytes[156..])
+        .map(|&b| i64::from(b as i8))
+        .sum::<i64>()
+        + 8 * i64::from(b' ');
+    let stored = h
+        .cksum()
+        .map_err(|_| invalid("not a tar stream (a header's checksum field is not a number)"))?;
+    if stored == unsigned || i64::from(stored) == signed {
+        Ok(())
+    } else {
+        Err(invalid(
+            "not a tar stream (a header checksum does not match)",
+        ))
+    }
+}
+
+fn decode(
+    h: &tar::Header,
+    size: u64,
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+) -> Result<TarEntry> {
+    let path = long_name.unwrap_or_else(|| h.path_bytes().into_owned());
+    let shown = || escape_bytes(&path);
+    let kind = match h.entry_type() {
+        EntryType::Regular | EntryType::Continuous if path.ends_with(b"/") => Kind::Dir,
+        EntryType::Regular | EntryType::Continuous => Kind::File,
+        EntryType::Directory => Kind::Dir,
+        EntryType::Symlink => Kind::Symlink,
+        EntryType::Link => Kind::HardLink,
+        EntryType::Char => Kind::Char,
+        EntryType::Block => Kind::Block,
+        EntryType::Fifo => Kind::Fifo,
+        EntryType::GNUSparse => {
+            return Err(invalid(format!(
+                "tar entry '{}' is a sparse file, which imgbuild does not read",
+                shown()
+            )));
+        }
+        other => {
+            return Err(invalid(format!(
+                "tar entry '{}' has the unsupported type '{}'",
+                shown(),
+                escape_bytes(&[other.as_byte()])
+            )));
+        }
+    };
+    let field = |name: &str, r: io::Result<u64>| {
+        r.map_err(|e| invalid(format!("tar entry '{}': bad {name} field: {e}", shown())))
+    };
+    let mode = h
+        .mode()
+        .map_err(|e| invalid(format!("tar entry '{}': bad mode field: {e}", shown())))?;
+    let uid = field("uid", h.uid())?;
+    let gid = field("gid", h.gid())?;
+    let mtime = field("mtime", h.mtime())?;
+    let link = match kind {
+        Kind::Symlink | Kind::HardLink => Some(
+            long_link
+                .or_else(|| h.link_name_bytes().map(|l| l.into_owned()))
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    };
+    let dev = match kind {
+        Kind::Char | Kind::Block => {
+            let major = h.device_major().ok().flatten().unwrap_or(0);
+            let minor = h.device_minor().ok().flatten().unwrap_or(0);
+            (major, minor)
+        }
+        _ => (0, 0),
+    };
+    Ok(TarEntry {
+        path,
+        kind,
+        link,
+        size,
+        mode: mode & 0o7777,
+        uid,
+        gid,
+        mtime: i64::try_from(mtime).unwrap_or(i64::MAX),
+        dev,
+    })
+}
+
+fn apply_pax(entry: &mut TarEntry, stream_size: &mut u64, records: &[u8]) -> Result<()> {
+    for rec in tar::PaxExtensions::new(records) {
+        let rec = rec.map_err(|e| invalid(format!("a PAX header is malformed: {e}")))?;
+        let key = rec
+            .key()
+            .map_err(|_| invalid("a PAX header has a key that is not UTF-8"))?;
+        let value = rec.value_bytes();
+        let number = || -> Result<i64> {
+            let text = std::str::from_utf8(value).unwrap_or("");
+            let int = text.split('.').next().unwrap_or("");
+            int.parse::<i64>().map_err(|_| {
+                invalid(format!(
+                    "PAX record {key}={} is not a number",
+                    escape_bytes(value)
+                ))
+            })
+        };
+        match key {
+            "path" => entry.path = value.to_vec(),
+            "linkpath" if entry.link.is_some() => entry.link = Some(value.to_vec()),
+            "size" => {
+                let n = number()?;
+                let n = u64::try_from(n).map_err(|_| invalid("PAX record size is negative"))?;
+                *stream_size = n;
+                entry.size = n;
+            }
+            "uid" => entry.uid = u64::try_from(number()?).unwrap_or(0),
+            "gid" => entry.gid = u64::try_from(number()?).unwrap_or(0),
+            "mtime" => entry.mtime = number()?,
+            k if k.starts_with("GNU.sparse.") => {
+                return Err(invalid(format!(
+                    "tar entry '{}' is a sparse file, which imgbuild does not read",
+                    escape_bytes(&entry.path)
+                )));
+            }
+            _ => {}
+        }
+    }
+    if entry.kind == Kind::File && entry.path.ends_with(b"/") {
+        entry.kind = Kind::Dir;
+    }
+    Ok(())
+}
+
+fn check_names(e: &TarEntry) -> Result<()> {
+    let check = |what: &str, bytes: &[u8]| -> Result<()> {
+        if bytes.len() > MAX_PATH {
+            return Err(invalid(format!(
+                "tar entry {what} '{}…' is longer than {MAX_PATH} bytes",
+                escape_bytes(&bytes[..64])
+            )));
+        }
+        if bytes.contains(&0) {
+            return Err(invalid(format!(
+                "tar entry {what} '{}' contains a NUL byte",
+                escape_bytes(bytes)
+            )));
+        }
+        if let Some(c) = bytes
+            .split(|&b| b == b'/')
+            .find(|c| c.len() > MAX_COMPONENT)
+        {
+            return Err(invalid(format!(
+                "tar entry {what} has a component '{}…' longer than {MAX_COMPONENT} bytes",
+                escape_bytes(&c[..32])
+            )));
+        }
+        Ok(())
+    };
+    if e.path.is_empty() {
+        return Err(invalid("a tar entry has an empty name"));
+    }
+    check("name", &e.path)?;
+    if let Some(l) = &e.link {
+        if l.is_empty() {
+            return Err(invalid(format!(
+                "link '{}' has an empty target",
+                escape_bytes(&e.path)
+            )));
+        }
+        check("link target", l)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

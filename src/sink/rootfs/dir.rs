@@ -1,0 +1,488 @@
+//! The flattened filesystem extracted into a new directory (`export --format rootfs-dir`),
+//! safely. Everything happens under a staging directory `DEST.imgbuild-partial-<random>`
+//! (mode 0700, a sibling of DEST) that is renamed to DEST only at the end; an error or
+//! Ctrl-C removes it. No path from the image reaches a host path operation: every operation
+//! is relative to a directory fd opened from the staging root one component at a time with
+//! `O_NOFOLLOW`. A symlink met on the way is followed inside the root (chroot semantics:
+//! absolute targets restart at the root), at most 40 hops; a `..` that would climb above the
+//! root is refused; the last component is never followed (files are created with
+//! `O_CREAT|O_EXCL|O_NOFOLLOW`, links with `linkat` without `AT_SYMLINK_FOLLOW`). Hard links
+//! are resolved the same way, so they can only name files inside the root.
+//!
+//! Modes (setuid, setgid, sticky included), symlink targets and mtimes are restored; owners
+//! only when running as root; device files only as root (skipped otherwise, with a count).
+//! Directories are created 0700 and get their modes and mtimes at the end, deepest first, so
+//! that read-only directories of the image can still be filled.
+
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::sys::{cstr, cvt, errno, kind_of, lstat_at, open_dir_at, openat, readlink_at, times};
+use super::tree::{MAX_HOPS, Meta};
+use super::{Content, Counts, Emitter, copy_content};
+use crate::error::{UsageError, escape_bytes, invalid};
+use crate::layer::parse::Kind;
+
+pub struct DirEmitter {
+    dest: PathBuf,
+    staging: PathBuf,
+    root: OwnedFd,
+    as_root: bool,
+    /// Directories to give their final metadata at the end.
+    dirs: Vec<(Vec<u8>, Meta)>,
+    root_meta: Option<Meta>,
+    /// The last parent directory used: its path as given, its fd, its resolved path.
+    cache: Option<(Vec<u8>, OwnedFd, Vec<u8>)>,
+    chunk: Vec<u8>,
+    pub counts: Counts,
+    done: bool,
+}
+
+/// `a/b/c` → (`a/b`, `c`).
+fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&b""[..], path),
+    }
+}
+
+impl DirEmitter {
+    /// Check DEST (it must not exist, or be an empty directory, in an existing directory)
+    /// and create the staging directory beside it.
+    pub fn prepare(dest: &Path) -> Result<DirEmitter> {
+        let parent = crate::sink::existing_parent(dest)?;
+        match std::fs::symlink_metadata(dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading '{}'", dest.display())),
+            Ok(m)
+                if m.is_dir() && std::fs::read_dir(dest).is_ok_and(|mut d| d.next().is_none()) => {}
+            Ok(_) => {
+                return Err(UsageError::new(format!(
+                    "output '{}' already exists",
+                    dest.display()
+                ))
+                .with_hint("rootfs-dir extracts into a new (or empty) directory; choose another -o")
+                .into());
+            }
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(
+                "{}.imgbuild-partial-",
+                crate::sink::file_name(dest)
+            ))
+            .tempdir_in(&parent)
+            .with_context(|| format!("cannot write to '{}'", parent.display()))?
+            .keep();
+        let root = File::open(&staging)
+            .map(OwnedFd::from)
+            .with_context(|| format!("opening '{}'", staging.display()));
+        let root = match root {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        Ok(DirEmitter {
+            dest: dest.to_path_buf(),
+            staging,
+            root,
+            as_root,
+            dirs: Vec::new(),
+            root_meta: None,
+            cache: None,
+            chunk: vec![0u8; 1 << 20],
+            counts: Counts::default(),
+            done: false,
+        })
+    }
+
+    /// The staging directory (for tests and messages).
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Give directories their final metadata (deepest first), the root its own, make the
+    /// tree durable and rename it into place.
+    pub fn finish(mut self) -> Result<Counts> {
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().filter(|&&b| b == b'/').count()));
+        for (path, meta) in &dirs {
+            crate::interrupt::check()?;
+            let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+            let fd = self
+                .walk(&comps)
+                .with_context(|| format!("finishing directory '{}'", escape_bytes(path)))?;
+            self.set_meta(fd.as_raw_fd(), meta)
+                .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))?;
+        }
+        self.dirs = dirs;
+        let root = self.root.as_raw_fd();
+        match self.root_meta {
+            Some(meta) => self.set_meta(root, &meta),
+            // No `./` entry: a new directory's usual mode, owner and time.
+            // SAFETY: a valid fd.
+            None => cvt(unsafe { libc::fchmod(root, 0o755) }),
+        }
+        .context("setting the mode of the output directory")?;
+        // SAFETY: a valid open fd.
+        cvt(unsafe { libc::syncfs(root) }).context("syncing the extracted files")?;
+        std::fs::rename(&self.staging, &self.dest).with_context(|| {
+            format!(
+                "moving the root filesystem into place at '{}'",
+                self.dest.display()
+            )
+        })?;
+        self.done = true;
+        crate::store::sync_dir(&crate::sink::existing_parent(&self.dest)?)?;
+        Ok(self.counts)
+    }
+
+    /// chown (as root), chmod, then mtime, on an open fd.
+    fn set_meta(&self, fd: RawFd, meta: &Meta) -> io::Result<()> {
+        if self.as_root {
+            // SAFETY: a valid fd; ids are plain numbers.
+            cvt(unsafe { libc::fchown(fd, meta.uid as libc::uid_t, meta.gid as libc::gid_t) })?;
+        }
+        // SAFETY: a valid fd.
+        cvt(unsafe { libc::fchmod(fd, (meta.mode & 0o7777) as libc::mode_t) })?;
+        let t = times(meta.mtime);
+        // SAFETY: a valid fd and two timespecs.
+        cvt(unsafe { libc::futimens(fd, t.as_ptr()) })
+    }
+
+    /// Open existing directories from the root, never following anything.
+    fn walk(&self, comps: &[&[u8]]) -> Result<OwnedFd> {
+        let mut cur = self.root.try_clone()?;
+        for c in comps.iter().filter(|c| !c.is_empty()) {
+            cur = open_dir_at(cur.as_raw_fd(), &cstr(c)?)?;
+        }
+        Ok(cur)
+    }
+
+    /// Open the directory `path` names, in root: symlinks on the way followed inside the
+    /// root, `..` above it refused, missing directories created. Also returns the path it
+    /// resolved to (real directories only).
+    fn open_dir(&mut self, path: &[u8], entry: &[u8]) -> Result<(OwnedFd, Vec<u8>)> {
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut cur = self.root.try_clone()?;
+        let mut queue: VecDeque<Vec<u8>> = path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
+        let mut hops = 0;
+        while let Some(c) = queue.pop_front() {
+            if c.is_empty() || c == b"." {
+                continue;
+            }
+            if c == b".." {
+                if names.pop().is_none() {
+                    return Err(invalid(format!(
+                        "'{}' leads outside the output directory",
+                        escape_bytes(entry)
+                    )));
+                }
+                let comps: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+                cur = self.walk(&comps)?;
+                continue;
+            }
+            let name = cstr(&c)?;
+            match open_dir_at(cur.as_raw_fd(), &name) {
+                Ok(fd) => {
+                    cur = fd;
+                    names.push(c);
+                }
+                Err(e) if errno(&e) == libc::ENOENT => {
+                    // SAFETY: valid fd and name.
+                    match cvt(unsafe { libc::mkdirat(cur.as_raw_fd(), name.as_ptr(), 0o700) }) {
+                        Err(e) if errno(&e) != libc::EEXIST => {
+                            return Err(e).with_context(|| {
+                                format!("creating a directory for '{}'", escape_bytes(entry))
+                            });
+                        }
+                        _ => {}
+                    }
+                    cur = open_dir_at(cur.as_raw_fd(), &name)?;
+                    names.push(c);
+                    let made = names.join(&b'/');
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    let meta = Meta {
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        mtime: now,
+                    };
+                    self.dirs.push((made, meta));
+                }
+                Err(e) if errno(&e) == libc::ELOOP || errno(&e) == libc::ENOTDIR => {
+                    let st = lstat_at(cur.as_raw_fd(), &name)?;
+                    if kind_of(&st) != libc::S_IFLNK {
+                        return Err(invalid(format!(
+                            "'{}': '{}' on its way is not a directory",
+                            escape_bytes(entry),
+                            escape_bytes(&c)
+                        )));
+                    }
+                    hops += 1;
+                    if hops > MAX_HOPS {
+                        return Err(invalid(format!(
+                            "'{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
+                            escape_bytes(entry)
+                        )));
+                    }
+                    let target = readlink_at(cur.as_raw_fd(), &name)?;
+                    if target.starts_with(b"/") {
+                        names.clear();
+                        cur = self.root.try_clone()?;
+                    }
+                    for part in target.split(|&b| b == b'/').rev() {
+                        queue.push_front(part.to_vec());
+                    }
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("opening the directory of '{}'", escape_bytes(entry))
+                    });
+                }
+            }
+        }
+        Ok((cur, names.join(&b'/')))
+    }
+
+    /// The parent directory of `path` (cached: entries of one directory come together), the
+    /// last component, and the path the parent resolved to.
+    fn parent(&mut self, path: &[u8]) -> Result<(OwnedFd, CString, Vec<u8>)> {
+        if path.is_empty() {
+            return Err(invalid("an entry with an empty path"));
+        }
+        let (dir, name) = split(path);
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(invalid(format!(
+                "'{}' is not a valid name",
+                escape_bytes(path)
+            )));
+        }
+        let cached = self.cache.as_ref().is_some_and(|(p, _, _)| p == dir);
+        if !cached {
+            let (fd, resolved) = self.open_dir(dir, path)?;
+            self.cache = Some((dir.to_vec(), fd, resolved));
+        }
+        let (fd, resolved) = match &self.cache {
+            Some((_, fd, resolved)) => (fd.try_clone()?, resolved.clone()),
+            None => return Err(invalid("no parent directory")),
+        };
+        Ok((fd, cstr(name)?, resolved))
+    }
+
+    /// Make room for a new non-directory at `name`: an existing file or link is replaced, a
+    /// directory is an error.
+    fn clear(&mut self, dir: RawFd, name: &CStr, path: &[u8]) -> Result<()> {
+        match lstat_at(dir, name) {
+            Err(e) if errno(&e) == libc::ENOENT => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("reading '{}'", escape_bytes(path))),
+            Ok(st) if kind_of(&st) == libc::S_IFDIR => Err(invalid(format!(
+                "'{}' is already a directory",
+                escape_bytes(path)
+            ))),
+            Ok(_) => {
+                // What was resolved through it may change: forget the cached directory.
+                self.cache = None;
+                // SAFETY: valid fd and name.
+                cvt(unsafe { libc::unlinkat(dir, name.as_ptr(), 0) })
+                    .with_context(|| format!("replacing '{}'", escape_bytes(path)))
+            }
+        }
+    }
+
+    /// Owner (as root) and mtime of something that cannot be opened (a link, a node).
+    fn set_meta_at(&self, dir: RawFd, name: &CStr, meta: &Meta, mode: bool) -> io::Result<()> {
+        if self.as_root {
+            // SAFETY: valid fd and name; plain ids.
+            cvt(unsafe {
+                libc::fchownat(
+                    dir,
+                    name.as_ptr(),
+                    meta.uid as libc::uid_t,
+                    meta.gid as libc::gid_t,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            })?;
+        }
+        if mode {
+            // SAFETY: valid fd and name; the node was just made by us in our 0700 tree.
+            cvt(unsafe {
+                libc::fchmodat(dir, name.as_ptr(), (meta.mode & 0o7777) as libc::mode_t, 0)
+            })?;
+        }
+        let t = times(meta.mtime);
+        // SAFETY: valid fd, name and two timespecs.
+        cvt(unsafe { libc::utimensat(dir, name.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+    }
+}
+
+impl Emitter for DirEmitter {
+    fn root(&mut self, meta: &Meta) -> Result<()> {
+        self.root_meta = Some(*meta);
+        Ok(())
+    }
+
+    fn dir(&mut self, path: &[u8], meta: &Meta) -> Result<()> {
+        let (dirfd, name, parent) = self.parent(path)?;
+        let dir = dirfd.as_raw_fd();
+        // SAFETY: valid fd and name.
+        match cvt(unsafe { libc::mkdirat(dir, name.as_ptr(), 0o700) }) {
+            Ok(()) => {}
+            Err(e) if errno(&e) == libc::EEXIST => {
+                let st = lstat_at(dir, &name)?;
+                if kind_of(&st) != libc::S_IFDIR {
+                    self.clear(dir, &name, path)?;
+                    // SAFETY: valid fd and name.
+                    cvt(unsafe { libc::mkdirat(dir, name.as_ptr(), 0o700) })
+                        .with_context(|| format!("creating '{}'", escape_bytes(path)))?;
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("creating '{}'", escape_bytes(path))),
+        }
+        let mut real = parent;
+        if !real.is_empty() {
+            real.push(b'/');
+        }
+        real.extend_from_slice(name.as_bytes());
+        self.dirs.push((real, *meta));
+        self.counts.dirs += 1;
+        Ok(())
+    }
+
+    fn file(
+        &mut self,
+        path: &[u8],
+        meta: &Meta,
+        size: u64,
+        content: &mut dyn Content,
+    ) -> Result<()> {
+        let (dirfd, name, _) = self.parent(path)?;
+        let dir = dirfd.as_raw_fd();
+        self.clear(dir, &name, path)?;
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+        let fd = openat(dir, &name, flags, 0o600)
+            .with_context(|| format!("creating '{}'", escape_bytes(path)))?;
+        let mut file = File::from(fd);
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let copied = copy_content(content, size, &mut chunk, |b| {
+            file.write_all(b)
+                .with_context(|| format!("writing '{}'", escape_bytes(path)))
+        });
+        self.chunk = chunk;
+        copied?;
+        self.set_meta(file.as_raw_fd(), meta)
+            .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))?;
+        self.counts.files += 1;
+        self.counts.bytes += size;
+        Ok(())
+    }
+
+    fn hardlink(&mut self, path: &[u8], target: &[u8], _meta: &Meta) -> Result<()> {
+        let (tdir, tname) = split(target);
+        let (tfd, _) = self.open_dir(tdir, target)?;
+        let tname = cstr(tname)?;
+        let st = lstat_at(tfd.as_raw_fd(), &tname).with_context(|| {
+            format!(
+                "hard link '{}': reading its target '{}'",
+                escape_bytes(path),
+                escape_bytes(target)
+            )
+        })?;
+        if kind_of(&st) != libc::S_IFREG {
+            return Err(invalid(format!(
+                "hard link '{}': its target '{}' is not a regular file",
+                escape_bytes(path),
+                escape_bytes(target)
+            )));
+        }
+        let (dirfd, name, _) = self.parent(path)?;
+        let dir = dirfd.as_raw_fd();
+        self.clear(dir, &name, path)?;
+        // SAFETY: valid fds and names; flags 0 never follows a symlink.
+        cvt(unsafe { libc::linkat(tfd.as_raw_fd(), tname.as_ptr(), dir, name.as_ptr(), 0) })
+            .with_context(|| {
+                format!(
+                    "linking '{}' to '{}'",
+                    escape_bytes(path),
+                    escape_bytes(target)
+                )
+            })?;
+        self.counts.hardlinks += 1;
+        Ok(())
+    }
+
+    fn symlink(&mut self, path: &[u8], target: &[u8], meta: &Meta) -> Result<()> {
+        let (dirfd, name, _) = self.parent(path)?;
+        let dir = dirfd.as_raw_fd();
+        self.clear(dir, &name, path)?;
+        let t = cstr(target)?;
+        // SAFETY: valid fd and names; the target is stored, never followed.
+        cvt(unsafe { libc::symlinkat(t.as_ptr(), dir, name.as_ptr()) })
+            .with_context(|| format!("creating symlink '{}'", escape_bytes(path)))?;
+        self.set_meta_at(dir, &name, meta, false)
+            .with_context(|| format!("setting the owner and mtime of '{}'", escape_bytes(path)))?;
+        self.counts.symlinks += 1;
+        Ok(())
+    }
+
+    fn special(&mut self, path: &[u8], kind: Kind, dev: (u32, u32), meta: &Meta) -> Result<()> {
+        let node = match kind {
+            Kind::Char => libc::S_IFCHR,
+            Kind::Block => libc::S_IFBLK,
+            _ => libc::S_IFIFO,
+        };
+        if node != libc::S_IFIFO && !self.as_root {
+            self.counts.skipped_devices += 1;
+            return Ok(());
+        }
+        let (dirfd, name, _) = self.parent(path)?;
+        let dir = dirfd.as_raw_fd();
+        self.clear(dir, &name, path)?;
+        let rdev = libc::makedev(dev.0, dev.1);
+        // SAFETY: valid fd and name.
+        cvt(unsafe { libc::mknodat(dir, name.as_ptr(), node | 0o600, rdev) })
+            .with_context(|| format!("creating '{}'", escape_bytes(path)))?;
+        self.set_meta_at(dir, &name, meta, true)
+            .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))?;
+        self.counts.specials += 1;
+        Ok(())
+    }
+}
+
+impl Drop for DirEmitter {
+    /// Not finished: remove the staging tree. Directories that already got a read-only mode
+    /// are made writable again first (fd-based, never following a link).
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.cache = None;
+        // SAFETY: a valid fd.
+        let _ = unsafe { libc::fchmod(self.root.as_raw_fd(), 0o700) };
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by_key(|(p, _)| p.iter().filter(|&&b| b == b'/').count());
+        for (path, _) in &dirs {
+            let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+            if let Ok(fd) = self.walk(&comps) {
+                // SAFETY: a valid fd.
+                let _ = unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) };
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+#[cfg(test)]
+#[path = "dir_tests.rs"]
+mod tests;
