@@ -42,7 +42,12 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
             result
         }
         Command::Inspect(args) => commands::inspect::run(args, printer),
-        Command::Export(args) => commands::export::run(args, printer),
+        Command::Export(args) => {
+            let progress = ui::progress::for_printer(printer);
+            let result = commands::export::run(args, printer, progress.as_ref());
+            progress.finish();
+            result
+        }
         Command::Completions(args) => commands::completions::run(args),
     }
 }

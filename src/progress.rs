@@ -7,6 +7,12 @@ pub enum Stage {
     Walking,
     WritingLayer,
     WritingImage,
+    /// export: reading and verifying every layer (rootfs formats).
+    ReadingLayers,
+    /// export: writing the flattened filesystem.
+    WritingRootfs,
+    /// export: copying blobs into the new image.
+    CopyingBlobs,
 }
 
 impl Stage {
@@ -15,12 +21,16 @@ impl Stage {
             Stage::Walking => "walking context",
             Stage::WritingLayer => "writing layer",
             Stage::WritingImage => "writing image",
+            Stage::ReadingLayers => "reading layers",
+            Stage::WritingRootfs => "writing root filesystem",
+            Stage::CopyingBlobs => "copying blobs",
         }
     }
 }
 
 pub trait Progress: Sync {
-    /// A stage begins; `total_bytes` is known for the layer stage (sum of file sizes).
+    /// A stage begins; `total_bytes` is known for some stages (the sum of file sizes, or of
+    /// compressed layer sizes).
     fn stage(&self, _stage: Stage, _total_bytes: Option<u64>) {}
     /// `bytes` more of file content were read, and `files` more entries written.
     fn advance(&self, _bytes: u64, _files: u64) {}

@@ -61,7 +61,7 @@ impl Progress for Bar {
             }
             None => {
                 self.bar.set_style(
-                    ProgressStyle::with_template("{prefix:>12.cyan.bold} {spinner} {msg}")
+                    ProgressStyle::with_template("{prefix:>12.cyan.bold} {spinner} {bytes} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 self.bar.enable_steady_tick(Duration::from_millis(100));
@@ -93,6 +93,9 @@ fn stage_verb(stage: Stage) -> &'static str {
         Stage::Walking => "Walking",
         Stage::WritingLayer => "Layer",
         Stage::WritingImage => "Writing",
+        Stage::ReadingLayers => "Reading",
+        Stage::WritingRootfs => "Extracting",
+        Stage::CopyingBlobs => "Copying",
     }
 }
 
@@ -119,7 +122,7 @@ impl Plain {
                 stage.name(),
                 started.elapsed().as_secs_f64()
             );
-            if stage == Stage::WritingLayer {
+            if matches!(stage, Stage::WritingLayer | Stage::WritingRootfs) {
                 line.push_str(&format!(
                     " ({} files, {} bytes read)",
                     self.files.load(Ordering::Relaxed),

@@ -132,3 +132,42 @@ fn verbose_prints_stage_timings() {
             .unwrap(),
     );
 }
+
+#[test]
+fn export_reports_its_stages_too() {
+    let t = TestContext::new();
+    t.file("a", "12345").file("d/b", "678");
+    t.build("img.tar", &["-q"]).assert().success();
+    t.cmd()
+        .args([
+            "export",
+            "out/img.tar",
+            "--format",
+            "rootfs-tar",
+            "-o",
+            "out/rootfs.tar",
+            "--progress",
+            "plain",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("imgbuild: reading layers ("))
+        .stderr(predicate::str::contains(
+            "imgbuild: writing root filesystem done in",
+        ))
+        .stderr(predicate::str::contains("(2 files,"));
+    t.cmd()
+        .args([
+            "export",
+            "out/img.tar",
+            "--format",
+            "oci-dir",
+            "-o",
+            "out/layout",
+            "--progress",
+            "plain",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("imgbuild: copying blobs done in"));
+}

@@ -15,6 +15,7 @@ use crate::error::invalid;
 use crate::image::source::{Image, MAX_DOCUMENT, Selected, parse_manifest, sha256_hex};
 use crate::image::{Platform, is_index, is_manifest, manifest};
 use crate::interrupt;
+use crate::progress::Progress;
 use crate::sink::ImageRecord;
 use crate::store::BlobStore;
 
@@ -34,8 +35,9 @@ pub fn copy_tree(
     desc: &Descriptor,
     store: &BlobStore,
     c: &mut Copied,
+    progress: &dyn Progress,
 ) -> Result<()> {
-    copy_under(image, desc, store, c, 0)
+    copy_under(image, desc, store, c, progress, 0)
 }
 
 fn copy_under(
@@ -43,33 +45,40 @@ fn copy_under(
     desc: &Descriptor,
     store: &BlobStore,
     c: &mut Copied,
+    progress: &dyn Progress,
     depth: usize,
 ) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(invalid(format!("indexes nest more than {MAX_DEPTH} deep")));
     }
-    if !copy_blob(image, desc, store, c)? {
+    if !copy_blob(image, desc, store, c, progress)? {
         return Ok(());
     }
     if is_index(desc.media_type()) {
         let (index, _) = image.read_index(desc)?;
         for child in index.manifests() {
-            copy_under(image, child, store, c, depth + 1)?;
+            copy_under(image, child, store, c, progress, depth + 1)?;
         }
     } else if is_manifest(desc.media_type()) {
         let raw = image.read_blob(desc, MAX_DOCUMENT)?;
         let m =
             parse_manifest(&raw).with_context(|| format!("reading manifest {}", desc.digest()))?;
-        copy_blob(image, m.config(), store, c)?;
+        copy_blob(image, m.config(), store, c, progress)?;
         for layer in m.layers() {
-            copy_blob(image, layer, store, c)?;
+            copy_blob(image, layer, store, c, progress)?;
         }
     }
     Ok(())
 }
 
 /// Copy one blob, verified; false when it was copied before.
-fn copy_blob(image: &Image, desc: &Descriptor, store: &BlobStore, c: &mut Copied) -> Result<bool> {
+fn copy_blob(
+    image: &Image,
+    desc: &Descriptor,
+    store: &BlobStore,
+    c: &mut Copied,
+    progress: &dyn Progress,
+) -> Result<bool> {
     let hex = sha256_hex(desc)?.to_owned();
     if !c.done.insert(hex.clone()) {
         return Ok(false);
@@ -94,6 +103,7 @@ fn copy_blob(image: &Image, desc: &Descriptor, store: &BlobStore, c: &mut Copied
         }
         tmp.write_all(&buf[..n])
             .with_context(|| format!("writing blob {}", desc.digest()))?;
+        progress.advance(n as u64, 0);
     }
     store.commit(tmp, &digest)?;
     Ok(true)

@@ -26,6 +26,7 @@ use crate::image::source::Image;
 use crate::image::{Platform, is_index, manifest};
 use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
+use crate::progress::{Progress, Stage};
 use crate::sink::rootfs::dir::DirEmitter;
 use crate::sink::rootfs::tar::TarEmitter;
 use crate::sink::rootfs::{self, Counts};
@@ -112,13 +113,16 @@ fn format_name(f: ExportFormat) -> &'static str {
     }
 }
 
-pub fn run(args: &ExportArgs, printer: &Printer) -> Result<()> {
+pub fn run(args: &ExportArgs, printer: &Printer, progress: &dyn Progress) -> Result<()> {
     let started = Instant::now();
     let opts = ExportOptions::from_args(args)?;
     let mut report = match opts.format {
-        ExportFormat::RootfsTar | ExportFormat::RootfsDir => export_rootfs(&opts, printer)?,
-        _ => export_image(&opts, printer)?,
+        ExportFormat::RootfsTar | ExportFormat::RootfsDir => {
+            export_rootfs(&opts, printer, progress)?
+        }
+        _ => export_image(&opts, printer, progress)?,
     };
+    progress.finish();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     for w in &report.warnings {
         printer.warn(w);
@@ -185,7 +189,11 @@ fn path_of(target: &Target) -> Option<String> {
 }
 
 /// oci-archive, oci-dir, docker-archive: blobs copied verbatim.
-fn export_image(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport> {
+fn export_image(
+    opts: &ExportOptions,
+    printer: &Printer,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
     let format = match opts.format {
         ExportFormat::OciDir => Format::OciDir,
         ExportFormat::DockerArchive => Format::DockerArchive,
@@ -244,7 +252,8 @@ fn export_image(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport>
         ),
     );
     let mut copied = Copied::default();
-    copy::copy_tree(&image, &top, &store, &mut copied)
+    progress.stage(Stage::CopyingBlobs, None);
+    copy::copy_tree(&image, &top, &store, &mut copied, progress)
         .with_context(|| format!("copying the blobs of '{}'", opts.reference))?;
     let record = copy::record(&top, &tags, &docker)?;
     if format == Format::DockerArchive {
@@ -316,7 +325,11 @@ fn claim(opts: &ExportOptions) -> Result<RootfsOut> {
 }
 
 /// rootfs-tar, rootfs-dir: one platform's layers flattened.
-fn export_rootfs(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport> {
+fn export_rootfs(
+    opts: &ExportOptions,
+    printer: &Printer,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
     let out = claim(opts)?;
     let image = Image::open(&opts.reference)
         .with_context(|| format!("reading image '{}'", opts.reference))?;
@@ -338,14 +351,21 @@ fn export_rootfs(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport
             )
         ),
     );
-    let tree = rootfs::flatten(&image, &sel, &opts.limits)?;
+    let layer_bytes = sel
+        .manifest
+        .layers()
+        .iter()
+        .fold(0u64, |a, l| a.saturating_add(l.size()));
+    progress.stage(Stage::ReadingLayers, Some(layer_bytes));
+    let tree = rootfs::flatten(&image, &sel, &opts.limits, progress)?;
     let stats = tree.stats;
     let plan = tree.into_plan();
+    progress.stage(Stage::WritingRootfs, Some(layer_bytes));
     let counts: Counts = match out {
         RootfsOut::TarFile { tmp, path } => {
             let file = tmp.as_file().try_clone()?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar)?;
+            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
             let (w, counts) = tar.finish()?;
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()
@@ -362,13 +382,13 @@ fn export_rootfs(opts: &ExportOptions, printer: &Printer) -> Result<ExportReport
                 .try_clone_to_owned()
                 .context("writing to stdout")?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, File::from(fd)));
-            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar)?;
+            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
             let (mut w, counts) = tar.finish()?;
             w.flush().context("writing to stdout")?;
             counts
         }
         RootfsOut::Dir(mut dir) => {
-            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut dir)?;
+            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut dir, progress)?;
             dir.finish()?
         }
     };

@@ -24,6 +24,7 @@ use crate::image::source::{Image, Selected};
 use crate::interrupt;
 use crate::layer::parse::{Kind, TarEntry, TarStream};
 use crate::layer::reader::{Limits, read_layer};
+use crate::progress::Progress;
 
 /// Where a file's content comes from during pass 2.
 pub trait Content {
@@ -73,7 +74,12 @@ pub struct Counts {
 }
 
 /// Pass 1: every layer of `sel`, in order, verified and applied.
-pub fn flatten(image: &Image, sel: &Selected, limits: &Limits) -> Result<Tree> {
+pub fn flatten(
+    image: &Image,
+    sel: &Selected,
+    limits: &Limits,
+    progress: &dyn Progress,
+) -> Result<Tree> {
     let diff_ids = sel.config.rootfs().diff_ids();
     let mut tree = Tree::new();
     for (i, layer) in sel.manifest.layers().iter().enumerate() {
@@ -95,6 +101,7 @@ pub fn flatten(image: &Image, sel: &Selected, limits: &Limits) -> Result<Tree> {
                 Ok(())
             },
         )?;
+        progress.advance(layer.size(), 0);
     }
     Ok(tree)
 }
@@ -106,6 +113,7 @@ pub fn emit(
     limits: &Limits,
     plan: &Plan,
     out: &mut dyn Emitter,
+    progress: &dyn Progress,
 ) -> Result<()> {
     if let Some(root) = &plan.root {
         out.root(root)?;
@@ -138,12 +146,16 @@ pub fn emit(
                     {
                         next += 1;
                         apply(action, &e, tar, out)?;
+                        if matches!(action, Action::Data { .. }) {
+                            progress.advance(0, 1);
+                        }
                     }
                     ordinal += 1;
                 }
                 Ok(())
             },
         )?;
+        progress.advance(layer.size(), 0);
         if plan.actions.get(next).is_some_and(|(l, _, _)| *l == index) {
             return Err(invalid(format!(
                 "layer {i} has fewer entries than its first read found (the image changed while it was read)"
