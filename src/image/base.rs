@@ -3,7 +3,7 @@
 //! and for `--prefix`, which of the prefix's directories the base already has.
 
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io;
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
@@ -14,6 +14,7 @@ use crate::compress;
 use crate::digest::Sha256Sum;
 use crate::error::invalid;
 use crate::interrupt;
+use crate::progress::NoProgress;
 use crate::store::BlobStore;
 
 /// Copy the base's layers into `store` (once per digest across calls, tracked in `done`) and
@@ -41,11 +42,9 @@ pub fn copy_layers(
             done.insert(hex);
             continue;
         }
-        let mut reader = image.open_blob(layer)?;
-        let mut tmp = store.temp()?;
-        copy_checked(&mut reader, tmp.as_file_mut())
+        image
+            .copy_blob_into(layer, store, &NoProgress)
             .with_context(|| format!("copying base layer {}", layer.digest()))?;
-        store.commit(tmp, &sha(&hex))?;
         done.insert(hex);
     }
     Ok(out)
@@ -53,18 +52,6 @@ pub fn copy_layers(
 
 fn sha(hex: &str) -> Sha256Sum {
     Sha256Sum::from_hex(hex).expect("sha256_hex returned 64 lowercase hex characters")
-}
-
-fn copy_checked<R: Read, W: Write>(r: &mut R, w: &mut W) -> Result<()> {
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        interrupt::check()?;
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        w.write_all(&buf[..n])?;
-    }
 }
 
 /// Which of `wanted` (layer paths without a trailing `/`) are directories in the base's

@@ -286,11 +286,7 @@ impl Sink {
             }
             Sink::ArchiveStdout { staging } => {
                 let store = BlobStore::create(staging.path())?;
-                let stdout = std::io::stdout();
-                let fd = std::os::fd::AsFd::as_fd(&stdout)
-                    .try_clone_to_owned()
-                    .context("writing the image to stdout")?;
-                let mut file = fs::File::from(fd);
+                let mut file = stdout_file().context("writing the image to stdout")?;
                 oci_archive::write(&store, record, mtime, layer, false, &mut file)
                     .context("writing the image to stdout")?;
                 Ok(())
@@ -320,6 +316,15 @@ impl Sink {
             }
         }
     }
+}
+
+/// Standard output as a `File` (a duplicate descriptor): unbuffered, and `io::copy` from a
+/// file into it can use `copy_file_range`/`splice`.
+pub fn stdout_file() -> std::io::Result<File> {
+    let stdout = std::io::stdout();
+    Ok(File::from(
+        std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned()?,
+    ))
 }
 
 /// The directory an output path will be created in; it must exist.

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::checker::{CheckOptions, CheckedImage, check_image, check_image_with};
 use crate::interop::{Podman, require_tool, run, s};
-use crate::util::{DIGEST_LINE, TestContext, imgbuild_cmd, list_dir};
+use crate::util::{TestContext, imgbuild_cmd, list_dir};
 
 const EPOCH: &str = "1700000000";
 
@@ -56,20 +56,8 @@ fn make_base(t: &TestContext, name: &str, platforms: &str, extra: &[&str]) -> Pa
 }
 
 fn build_on(t: &TestContext, base: &str, args: &[&str]) -> (String, CheckedImage) {
-    let out = t
-        .build("img.tar", &["--base", base])
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .assert()
-        .success()
-        .stdout(predicate::str::is_match(DIGEST_LINE).unwrap())
-        .get_output()
-        .stdout
-        .clone();
-    (
-        String::from_utf8(out).unwrap().trim().to_owned(),
-        check_image(&t.out("img.tar")).unwrap(),
-    )
+    let digest = t.build_digest("img.tar", &[&["--base", base][..], args].concat());
+    (digest, check_image(&t.out("img.tar")).unwrap())
 }
 
 fn paths(img: &CheckedImage, manifest: usize, layer: usize) -> Vec<String> {

@@ -26,16 +26,7 @@ pub fn paths(img: &CheckedImage) -> Vec<String> {
 
 /// Build with the given flags (quietly, with an epoch) and check the image.
 fn build_ok(t: &TestContext, args: &[&str]) -> (String, CheckedImage) {
-    let out = t
-        .build("img.tar", args)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .assert()
-        .success()
-        .stdout(predicate::str::is_match(DIGEST_LINE).unwrap())
-        .get_output()
-        .stdout
-        .clone();
-    let digest = String::from_utf8(out).unwrap().trim().to_owned();
+    let digest = t.build_digest("img.tar", args);
     let img = check_image(&t.out("img.tar")).unwrap();
     assert_eq!(img.manifests[0].digest, digest, "stdout names the manifest");
     (digest, img)

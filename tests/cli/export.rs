@@ -18,15 +18,7 @@ use crate::util::{DIGEST_LINE, TestContext, list_dir};
 
 /// Build the context quietly with a fixed epoch; the image digest.
 fn build(t: &TestContext, name: &str, args: &[&str]) -> String {
-    let out = t
-        .build(name, args)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out).unwrap().trim().to_owned()
+    t.build_digest(name, args)
 }
 
 fn export(t: &TestContext, image: &Path, args: &[&str]) -> assert_cmd::assert::Assert {

@@ -44,15 +44,7 @@ fn built(t: &TestContext, extra: &[&str]) -> String {
     t.file("bin/app", "#!/bin/sh\n")
         .mode("bin/app", 0o755)
         .file("www/index.html", "hi\n");
-    let out = t
-        .build("img.tar", &[RUNTIME_FLAGS, extra].concat())
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out).unwrap().trim().to_owned()
+    t.build_digest("img.tar", &[RUNTIME_FLAGS, extra].concat())
 }
 
 fn inspect(t: &TestContext, args: &[&str]) -> assert_cmd::assert::Assert {

@@ -120,6 +120,22 @@ impl TestContext {
     }
 }
 
+impl TestContext {
+    /// `build` with SOURCE_DATE_EPOCH=1700000000, which must succeed: its digest line.
+    pub fn build_digest(&self, name: &str, args: &[&str]) -> String {
+        let out = self
+            .build(name, args)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .assert()
+            .success()
+            .stdout(predicates::str::is_match(DIGEST_LINE).unwrap())
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap().trim().to_owned()
+    }
+}
+
 /// The binary with a clean environment (PATH only), in `dir`.
 pub fn imgbuild_cmd(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imgbuild"));

@@ -5,7 +5,6 @@
 //! `manifest.json`.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
@@ -14,7 +13,6 @@ use crate::digest::Sha256Sum;
 use crate::error::invalid;
 use crate::image::source::{Image, MAX_DOCUMENT, Selected, parse_manifest, sha256_hex};
 use crate::image::{Platform, is_index, is_manifest, manifest};
-use crate::interrupt;
 use crate::progress::Progress;
 use crate::sink::ImageRecord;
 use crate::store::BlobStore;
@@ -90,22 +88,7 @@ fn copy_blob(
     if store.blob_path(&digest).is_file() {
         return Ok(true);
     }
-    let mut reader = image.open_blob(desc)?;
-    let mut tmp = store.temp()?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        interrupt::check()?;
-        let n = reader
-            .read(&mut buf)
-            .with_context(|| format!("copying blob {}", desc.digest()))?;
-        if n == 0 {
-            break;
-        }
-        tmp.write_all(&buf[..n])
-            .with_context(|| format!("writing blob {}", desc.digest()))?;
-        progress.advance(n as u64, 0);
-    }
-    store.commit(tmp, &digest)?;
+    image.copy_blob_into(desc, store, progress)?;
     Ok(true)
 }
 

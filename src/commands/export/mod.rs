@@ -7,7 +7,6 @@
 mod copy;
 mod report;
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,7 +29,7 @@ use crate::progress::{Progress, Stage};
 use crate::sink::rootfs::dir::DirEmitter;
 use crate::sink::rootfs::tar::TarEmitter;
 use crate::sink::rootfs::{self, Counts};
-use crate::sink::{Format, Sink, Target, docker_archive, existing_parent, file_name};
+use crate::sink::{Format, Sink, Target, docker_archive, existing_parent, file_name, stdout_file};
 use crate::store::sync_dir;
 use crate::ui::Printer;
 
@@ -377,11 +376,8 @@ fn export_rootfs(
             counts
         }
         RootfsOut::TarStdout => {
-            let stdout = std::io::stdout();
-            let fd = std::os::fd::AsFd::as_fd(&stdout)
-                .try_clone_to_owned()
-                .context("writing to stdout")?;
-            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, File::from(fd)));
+            let stdout = stdout_file().context("writing to stdout")?;
+            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, stdout));
             rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
             let (mut w, counts) = tar.finish()?;
             w.flush().context("writing to stdout")?;

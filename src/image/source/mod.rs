@@ -143,6 +143,35 @@ impl Image {
         ))
     }
 
+    /// Copy a blob into `store` under its digest, verified while it is copied (a blob that
+    /// does not match never gets its name). Reports the bytes to `progress`.
+    pub fn copy_blob_into(
+        &self,
+        desc: &Descriptor,
+        store: &crate::store::BlobStore,
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<()> {
+        let hex = sha256_hex(desc)?;
+        let digest =
+            Sha256Sum::from_hex(hex).expect("sha256_hex returned 64 lowercase hex characters");
+        let mut reader = self.open_blob(desc)?;
+        let mut tmp = store.temp()?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            crate::interrupt::check()?;
+            let n = reader
+                .read(&mut buf)
+                .with_context(|| format!("copying blob {}", desc.digest()))?;
+            if n == 0 {
+                break;
+            }
+            io::Write::write_all(tmp.as_file_mut(), &buf[..n])
+                .with_context(|| format!("writing blob {}", desc.digest()))?;
+            progress.advance(n as u64, 0);
+        }
+        store.commit(tmp, &digest)
+    }
+
     /// A small blob whole, verified; refused when its descriptor says more than `cap`.
     pub fn read_blob(&self, desc: &Descriptor, cap: u64) -> Result<Vec<u8>> {
         if desc.size() > cap {
