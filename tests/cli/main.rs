@@ -11,6 +11,11 @@ mod hostile; // hand-made images, hostile ones included, for inspect and export
 mod ignore; // .dockerignore / .gitignore / .git / -v
 mod inspect; // inspect: summary, --json, --raw, --files, --verify (#5)
 mod interop; // skopeo, umoci, oci-image-tool, podman, runc
+mod issue9_build; // reproducible gzip, --check-reproducible, base diff_ids, inputs (#9)
+mod issue9_flatten; // flattening memory bounds, rootfs-dir 0700 (#9)
+mod issue9_images; // untrusted images: per-descriptor verify, layouts, archives (#9)
+mod issue9_output_text; // control bytes escaped, no panics in formatting (#9)
+mod issue9_signals_outputs; // double signals, special output paths (#9)
 mod reproducible; // byte-identical rebuilds across processes
 mod snapshot; // filesystem tree snapshots for comparing unpacked images
 mod ui; // progress bar on a pty, plain progress, colors

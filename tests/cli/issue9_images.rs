@@ -1,0 +1,1 @@
+//! Issue #9 tests: issue9_images.
