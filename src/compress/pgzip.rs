@@ -11,7 +11,8 @@
 //! compression time, for a size difference of a few bytes per 64 KiB.
 //!
 //! Every decision depends only on the block's bytes and the level, never on timing or the
-//! thread count, so the output is reproducible.
+//! thread count, so the output is reproducible. Workers keep no compressor state from one
+//! block to the next (see `fresh`).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -168,8 +169,6 @@ fn closed() -> io::Error {
 }
 
 fn worker(rx: &Mutex<Receiver<Job>>, level: u32) {
-    let mut deflate = Compress::new(Compression::new(level), false);
-    let mut probe = Compress::new(Compression::new(1), false);
     loop {
         let job = {
             let Ok(guard) = rx.lock() else { return };
@@ -178,20 +177,23 @@ fn worker(rx: &Mutex<Receiver<Job>>, level: u32) {
                 Err(_) => return,
             }
         };
-        let result = compress_block(&mut deflate, &mut probe, &job.data, &job.dict);
+        let result = compress_block(&job.data, &job.dict, level);
         let _ = job.reply.send(result);
     }
+}
+
+/// A compressor that has seen nothing. A worker never reuses one: zlib-rs keeps its window
+/// across `reset` and builds `set_dictionary` on it, so a reused compressor carries the
+/// block it did before into the next one, and which blocks a worker gets depends on timing.
+/// A fresh one starts from zeroed memory, so every run is a function of its input alone.
+fn fresh(level: u32) -> Compress {
+    Compress::new(Compression::new(level), false)
 }
 
 /// Bytes per classification segment: each is either deflated or stored.
 const SEGMENT: usize = 32 << 10;
 
-fn compress_block(
-    deflate: &mut Compress,
-    probe: &mut Compress,
-    data: &[u8],
-    dict: &[u8],
-) -> io::Result<Done> {
+fn compress_block(data: &[u8], dict: &[u8], level: u32) -> io::Result<Done> {
     let mut crc = Crc::new();
     crc.update(data);
     let mut bytes = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
@@ -201,7 +203,7 @@ fn compress_block(
     // at least 32 KiB, which would give no matches, so it gets no dictionary.
     let kinds = data
         .chunks(SEGMENT)
-        .map(|seg| looks_incompressible(probe, seg))
+        .map(looks_incompressible)
         .collect::<io::Result<Vec<bool>>>()?;
     let mut first = 0;
     while first < kinds.len() {
@@ -214,11 +216,11 @@ fn compress_block(
         if store {
             stored(&data[at..end], &mut bytes);
         } else {
-            deflate.reset();
+            let mut deflate = fresh(level);
             if at == 0 && !dict.is_empty() {
                 deflate.set_dictionary(dict).map_err(io::Error::other)?;
             }
-            run(deflate, &data[at..end], &mut bytes)?;
+            run(&mut deflate, &data[at..end], &mut bytes)?;
         }
         first = last + 1;
     }
@@ -260,7 +262,7 @@ fn stored(data: &[u8], out: &mut Vec<u8>) {
 /// True when deflate would not shrink this segment: its byte entropy is all but 8 bits, or
 /// close to 8 bits and the fastest deflate level cannot take 1% off it (repeats would show).
 /// Short segments are always deflated.
-fn looks_incompressible(probe: &mut Compress, data: &[u8]) -> io::Result<bool> {
+fn looks_incompressible(data: &[u8]) -> io::Result<bool> {
     if data.len() < SEGMENT / 4 {
         return Ok(false);
     }
@@ -285,9 +287,8 @@ fn looks_incompressible(probe: &mut Compress, data: &[u8]) -> io::Result<bool> {
         // repeated pattern, even a random one, scores lower): no need to probe.
         return Ok(true);
     }
-    probe.reset();
     let mut out = Vec::with_capacity(data.len() + 1024);
-    run(probe, data, &mut out)?;
+    run(&mut fresh(1), data, &mut out)?;
     Ok(out.len() * 100 >= data.len() * 99)
 }
 
@@ -395,5 +396,135 @@ mod tests {
         single.write_all(&data).unwrap();
         let single = single.finish().unwrap().len() as f64;
         assert!(ours <= single * 1.01, "ours {ours} vs one stream {single}");
+    }
+}
+
+#[cfg(test)]
+mod reproducibility_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// xorshift64 state step.
+    fn next(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// ≥ 16 MiB of mixed data whose kinds change at odd offsets, so that block and segment
+    /// boundaries fall inside every kind: text, random bytes, a repeated random pattern, runs
+    /// of zeros, and data whose byte entropy sits near the stored/deflated threshold.
+    pub(crate) fn mixed(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let words: [&[u8]; 6] = [b"layer ", b"image ", b"digest ", b"tar ", b"\n", b"oci "];
+        let pattern: Vec<u8> = (0..3000).map(|_| next(&mut x) as u8).collect();
+        let mut out = Vec::with_capacity(len + 300_000);
+        while out.len() < len {
+            let run = 20_000 + (next(&mut x) % 280_000) as usize;
+            let end = out.len() + run;
+            match next(&mut x) % 6 {
+                0 => {
+                    while out.len() < end {
+                        out.extend_from_slice(words[(next(&mut x) % 6) as usize]);
+                    }
+                }
+                1 => out.extend((0..run).map(|_| next(&mut x) as u8)),
+                2 => {
+                    while out.len() < end {
+                        out.extend_from_slice(&pattern);
+                    }
+                }
+                3 => out.resize(end, 0),
+                4 => {
+                    // Mostly random with a small bias: entropy between 7.9 and 7.99 bits.
+                    out.extend((0..run).map(|_| {
+                        let v = next(&mut x);
+                        if v % 23 == 0 { b'e' } else { (v >> 8) as u8 }
+                    }))
+                }
+                _ => {
+                    // Random bytes with short repeats: high entropy, a little to match.
+                    while out.len() < end {
+                        let v = next(&mut x);
+                        let n = 8 + (v % 64) as usize;
+                        if v % 5 == 0 && out.len() > 1000 {
+                            let from = out.len() - 1 - (v >> 20) as usize % 900;
+                            for i in 0..n {
+                                out.push(out[from + i]);
+                            }
+                        } else {
+                            out.extend((0..n).map(|_| next(&mut x) as u8));
+                        }
+                    }
+                }
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// Blocks of random bytes from small alphabets: each is deflated whole, primed with the
+    /// previous block's tail, and has many equally good matches, so deflate's choice among
+    /// them shows any state a compressor kept from the block it did before (zlib-rs keeps
+    /// its window across `reset`, and `set_dictionary` then builds on it).
+    pub(crate) fn small_alphabets(blocks: usize) -> Vec<u8> {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let alphabets: [&[u8]; 3] = [&[0, b'A'], &[0, b'A', 0x81, b'B'], b"abcdefgh"];
+        let mut out = Vec::with_capacity(blocks * BLOCK);
+        for i in 0..blocks {
+            let alphabet = alphabets[i % alphabets.len()];
+            out.extend(
+                (0..BLOCK).map(|_| alphabet[(next(&mut x) % alphabet.len() as u64) as usize]),
+            );
+        }
+        out
+    }
+
+    fn gzip(data: &[u8], threads: u32) -> Vec<u8> {
+        let mut g = ParallelGzip::new(Vec::new(), 6, threads).unwrap();
+        for chunk in data.chunks(256 << 10) {
+            g.write_all(chunk).unwrap();
+        }
+        g.finish().unwrap()
+    }
+
+    /// See: issue #9. The same input gives the same bytes with 2, 3, 4 and 8 workers, run
+    /// after run, while other threads compete for the CPU (so which worker takes which
+    /// block varies from run to run).
+    #[test]
+    fn issue_9_same_bytes_under_any_scheduling() {
+        let mut data = mixed(8 << 20);
+        data.extend(small_alphabets(8));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let mut x = 1u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..10_000 {
+                            next(&mut x);
+                        }
+                        std::hint::black_box(x);
+                    }
+                });
+            }
+            let reference = gzip(&data, 1);
+            let mut failures = Vec::new();
+            for round in 0..3 {
+                for threads in [2, 3, 4, 8] {
+                    let out = gzip(&data, threads);
+                    if out != reference {
+                        failures.push(format!(
+                            "round {round}, {threads} threads: {} bytes vs {}",
+                            out.len(),
+                            reference.len()
+                        ));
+                    }
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            assert!(failures.is_empty(), "outputs differ: {failures:?}");
+        });
     }
 }
