@@ -171,6 +171,9 @@ struct Spec {
     tag: String,
     /// Replaces the manifest's digest in index.json (a digest that fails to parse).
     index_digest: Option<String>,
+    /// index.json names an index blob listing the manifest for its platform and again for
+    /// linux/arm64 (so the summary shows its table of platforms).
+    nested: bool,
 }
 
 impl Spec {
@@ -185,6 +188,7 @@ impl Spec {
             variant: Some(format!("v{EVIL}")),
             tag: format!("tag{EVIL}"),
             index_digest: None,
+            nested: false,
         }
     }
 
@@ -256,16 +260,32 @@ impl Spec {
         if let Some(v) = &self.variant {
             platform["variant"] = json!(v);
         }
+        let mut top = json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": self.index_digest.clone().unwrap_or(manifest_digest),
+            "size": manifest.len(),
+            "platform": platform,
+        });
+        if self.nested {
+            let mut arm = top.clone();
+            arm["platform"] = json!({"os": "linux", "architecture": "arm64", "variant": "v8"});
+            let inner = serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [top, arm],
+            }))
+            .unwrap();
+            top = json!({
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": put(&inner),
+                "size": inner.len(),
+            });
+        }
+        top["annotations"] = json!({"org.opencontainers.image.ref.name": self.tag});
         let index = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": self.index_digest.clone().unwrap_or(manifest_digest),
-                "size": manifest.len(),
-                "platform": platform,
-                "annotations": {"org.opencontainers.image.ref.name": self.tag},
-            }],
+            "manifests": [top],
         });
         std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
         std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
@@ -517,11 +537,22 @@ fn issue_9_huge_media_type_does_not_panic() {
         "{}",
         summary.text()
     );
-    // And a platform just as long (in index.json and the config) does not panic either.
+    // And a platform just as long, in a table of platforms, does not panic either.
     let mut spec = Spec::linux_with(raw_tar(&entries));
     spec.arch = "y".repeat(70_000);
+    spec.nested = true;
     let img = arg(&spec.layout(&t.root().join("huge-platform")));
-    for args in [vec!["inspect", img.as_str()], vec!["inspect", "--files", &img]] {
-        clean_run(t.root(), &args);
+    let r = clean_run(t.root(), &["inspect", &img]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    let shown = String::from_utf8(r.stdout.clone()).unwrap();
+    let table = format!("Platforms:   linux/{}  sha256:", spec.arch);
+    assert!(shown.contains(&table), "{}", r.text());
+    assert!(shown.contains("linux/arm64/v8"), "{}", r.text());
+    for args in [
+        vec!["inspect", "--files", img.as_str()],
+        vec!["inspect", "--verify", &img],
+    ] {
+        let r = clean_run(t.root(), &args);
+        assert_eq!(r.code, 0, "{}", r.text());
     }
 }
