@@ -84,12 +84,7 @@ impl Printer {
     /// line each.
     pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>) {
         let mut err = io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "{}: {}",
-            self.paint("1;31", "error"),
-            escape(message)
-        );
+        let _ = writeln!(err, "{}: {}", self.paint("1;31", "error"), escape(message));
         for c in causes {
             let _ = writeln!(err, "  Caused by: {}", escape(c));
         }

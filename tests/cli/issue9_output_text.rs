@@ -388,7 +388,16 @@ fn issue_9_hostile_strings_never_reach_the_terminal_raw() {
     let out = arg(&t.out("plat.tar"));
     clean_run(
         t.root(),
-        &["build", "ctx", "-o", &out, "--base", &img, "--platform", "linux/amd64"],
+        &[
+            "build",
+            "ctx",
+            "-o",
+            &out,
+            "--base",
+            &img,
+            "--platform",
+            "linux/amd64",
+        ],
     );
 }
 
@@ -430,7 +439,10 @@ fn issue_9_error_messages_quote_image_text_escaped() {
         let r = clean_run(t.root(), &["export", img, "-o", &out]);
         failures += usize::from(r.code != 0);
         let out = arg(&t.out("rootfs"));
-        clean_run(t.root(), &["export", img, "-o", &out, "--format", "rootfs-dir"]);
+        clean_run(
+            t.root(),
+            &["export", img, "-o", &out, "--format", "rootfs-dir"],
+        );
         t.file("a", "a");
         let out = arg(&t.out("b.tar"));
         let r = clean_run(t.root(), &["build", "ctx", "-o", &out, "--base", img]);
@@ -461,12 +473,25 @@ fn issue_9_error_messages_quote_image_text_escaped() {
     );
 
     // With colors, the only escape sequences are the Printer's own.
-    let r = run(t.root(), &["inspect", "--files", "--color", "always", &bad_tar]);
+    let r = run(
+        t.root(),
+        &["inspect", "--files", "--color", "always", &bad_tar],
+    );
     let mut err = String::from_utf8(r.stderr.clone()).unwrap();
-    for code in ["\x1b[1;31m", "\x1b[1;36m", "\x1b[1;33m", "\x1b[1;32m", "\x1b[0m"] {
+    for code in [
+        "\x1b[1;31m",
+        "\x1b[1;36m",
+        "\x1b[1;33m",
+        "\x1b[1;32m",
+        "\x1b[0m",
+    ] {
         err = err.replace(code, "");
     }
-    assert!(r.stderr.starts_with(b"\x1b[1;31merror\x1b[0m: "), "{}", r.text());
+    assert!(
+        r.stderr.starts_with(b"\x1b[1;31merror\x1b[0m: "),
+        "{}",
+        r.text()
+    );
     assert_eq!(find_forbidden(err.as_bytes()), None, "{}", r.text());
 }
 
@@ -519,7 +544,10 @@ fn issue_9_huge_media_type_does_not_panic() {
     assert_eq!(summary.code, 0, "{}", summary.text());
     let (r, json) = json_run(t.root(), &["inspect", "--json", &img]);
     let json = json.unwrap_or_else(|| panic!("{}", r.text()));
-    assert_eq!(json["manifest"]["layers"][0]["media_type"], spec.layer_media_type);
+    assert_eq!(
+        json["manifest"]["layers"][0]["media_type"],
+        spec.layer_media_type
+    );
     for args in [
         vec!["inspect", "--files", img.as_str()],
         vec!["inspect", "--verify", &img],

@@ -187,7 +187,11 @@ mod tests {
         let o = entry(b"var/.wh..wh..opq", Kind::File, None);
         assert!(shown(&o).ends_with("in var/]"), "{}", shown(&o));
         let evil = entry(b"x\x1b[31m\n", Kind::File, None);
-        assert!(shown(&evil).ends_with("x\\u{1b}[31m\\n"), "{}", shown(&evil));
+        assert!(
+            shown(&evil).ends_with("x\\u{1b}[31m\\n"),
+            "{}",
+            shown(&evil)
+        );
         let mut c = entry(b"dev/null", Kind::Char, None);
         c.dev = (1, 3);
         assert!(

@@ -299,24 +299,39 @@ mod tests {
         let lines = human(&report(&long, &long));
         let layer = lines.iter().find(|l| l.starts_with("   0  ")).unwrap();
         assert!(layer.contains(&long));
-        assert!(lines.iter().any(|l| l.contains(&format!("{long}  sha256:cccc"))));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("{long}  sha256:cccc")))
+        );
     }
 
     #[test]
     fn columns_stay_aligned_for_normal_text() {
-        let lines = human(&report("application/vnd.oci.image.layer.v1.tar+gzip", "linux/amd64"));
+        let lines = human(&report(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "linux/amd64",
+        ));
         let table: Vec<&String> = lines.iter().filter(|l| l.starts_with("  ")).collect();
         assert_eq!(
-            table[0],
-            "   #  TYPE            SIZE  UNCOMPRESSED  DIGEST",
+            table[0], "   #  TYPE            SIZE  UNCOMPRESSED  DIGEST",
             "{lines:#?}"
         );
-        assert!(table[1].starts_with("   0  tar+gzip        10 B"), "{lines:#?}");
         assert!(
-            lines.contains(&format!("Platforms:   linux/amd64     sha256:{}", "c".repeat(64))),
+            table[1].starts_with("   0  tar+gzip        10 B"),
             "{lines:#?}"
         );
-        assert!(lines.contains(&"Cmd:         [\"sh\"]".to_owned()), "{lines:#?}");
+        assert!(
+            lines.contains(&format!(
+                "Platforms:   linux/amd64     sha256:{}",
+                "c".repeat(64)
+            )),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.contains(&"Cmd:         [\"sh\"]".to_owned()),
+            "{lines:#?}"
+        );
     }
 
     #[test]
@@ -324,6 +339,9 @@ mod tests {
         assert_eq!(column_width(["ab", "abcdef"].into_iter(), 4), 6);
         assert_eq!(column_width(std::iter::empty(), 4), 4);
         assert_eq!(column_width(["é".repeat(10).as_str()].into_iter(), 0), 10);
-        assert_eq!(column_width([&*"y".repeat(100_000)].into_iter(), 0), MAX_COLUMN);
+        assert_eq!(
+            column_width([&*"y".repeat(100_000)].into_iter(), 0),
+            MAX_COLUMN
+        );
     }
 }
