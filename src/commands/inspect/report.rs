@@ -312,7 +312,8 @@ mod tests {
             "application/vnd.oci.image.layer.v1.tar+gzip",
             "linux/amd64",
         ));
-        let table: Vec<&String> = lines.iter().filter(|l| l.starts_with("  ")).collect();
+        let at = lines.iter().position(|l| l.starts_with("   #")).unwrap();
+        let table = &lines[at..];
         assert_eq!(
             table[0], "   #  TYPE            SIZE  UNCOMPRESSED  DIGEST",
             "{lines:#?}"
