@@ -14,8 +14,11 @@ use crate::hostile::{GZIP, gzip, header, sha256};
 use crate::util::{TestContext, imgbuild_cmd};
 
 /// Every terminal-driving byte the tests look for: OSC title set with BEL, CR, clear screen,
-/// and CSI as the C1 control U+009B (UTF-8 `c2 9b`).
-const EVIL: &str = "\x1b]0;pwned\x07\r\x1b[2J\u{9b}31m";
+/// CSI as the C1 control U+009B (UTF-8 `c2 9b`), and a newline that would forge a line.
+const EVIL: &str = "\x1b]0;pwned\x07\r\x1b[2J\u{9b}31m\nerror: forged";
+
+/// How EVIL is shown.
+const SHOWN: &str = "\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2J\\u{9b}31m\\nerror: forged";
 
 /// Bytes that must never appear in human output: ESC, BEL, CR and 0x9b (which also catches
 /// the UTF-8 form of U+009B, `c2 9b`, and a raw 0x9b byte).
@@ -71,8 +74,20 @@ fn clean_run(dir: &Path, args: &[&str]) -> Run {
     let what = args.join(" ");
     assert_clean(&what, "stdout", &r.stdout, &r);
     assert_clean(&what, "stderr", &r.stderr, &r);
+    assert_no_forged_line(&what, &r.stdout, &r);
+    assert_no_forged_line(&what, &r.stderr, &r);
     assert_no_panic(&what, &r);
     r
+}
+
+/// No newline from an image started a line of its own.
+fn assert_no_forged_line(what: &str, bytes: &[u8], r: &Run) {
+    let text = String::from_utf8_lossy(bytes);
+    assert!(
+        !text.lines().any(|l| l.starts_with("error: forged")),
+        "{what}: a forged line:\n{}",
+        r.text()
+    );
 }
 
 /// Run `args` with `--json`: stderr clean, no panic, and stdout (when it succeeded) a JSON
@@ -308,31 +323,37 @@ fn issue_9_hostile_strings_never_reach_the_terminal_raw() {
     assert_eq!(summary.code, 0, "{}", summary.text());
     let shown = String::from_utf8(summary.stdout.clone()).unwrap();
     for want in [
-        "Tags:        tag\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2J\\u{9b}31m",
-        "Env:         PATH=/usr/bin:/bin",
-        "             A=\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2J\\u{9b}31m",
-        "User:        u\\u{1b}]0;pwned",
-        "Workdir:     /w\\u{1b}]0;pwned",
+        format!("Tags:        tag{SHOWN}"),
+        "Env:         PATH=/usr/bin:/bin".to_owned(),
+        format!("             A={SHOWN}"),
+        format!("User:        u{SHOWN}"),
+        format!("Workdir:     /w{SHOWN}"),
+        format!("Labels:      k{SHOWN}=v{SHOWN}"),
+        // The JSON of cmd: serde's escapes, then the Printer's for the C1 control.
+        "Cmd:         [\"cmd\\u001b]0;pwned\\u0007\\r\\u001b[2J\\u{9b}31m\\nerror: forged\"]"
+            .to_owned(),
+        format!("Platform:    linux{SHOWN}/amd64{SHOWN}/v{SHOWN}"),
     ] {
         assert!(
-            shown.lines().any(|l| l.starts_with(want)),
+            shown.lines().any(|l| l == want),
             "{want:?} not in:\n{shown}"
         );
     }
-    assert!(
-        shown.contains("Platform:    linux\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2J\\u{9b}31m/amd64"),
-        "{shown}"
-    );
 
     let files = clean_run(t.root(), &["inspect", "--files", &img]);
     assert_eq!(files.code, 0, "{}", files.text());
     let listing = String::from_utf8(files.stdout.clone()).unwrap();
     for want in [
-        " raw\\x9b\\xff\\u{1b}\\u{7}\\r",
-        " l\\u{7} -> /t\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2J\\u{9b}31m",
-        " h\\r\\u{1b}[2J link to f\\u{1b}]0;pwned",
+        format!(" d{SHOWN}/"),
+        format!(" f{SHOWN}"),
+        " raw\\x9b\\xff\\u{1b}\\u{7}\\r".to_owned(),
+        format!(" l\\u{{7}} -> /t{SHOWN}"),
+        format!(" h\\r\\u{{1b}}[2J link to f{SHOWN}"),
     ] {
-        assert!(listing.contains(want), "{want:?} not in:\n{listing}");
+        assert!(
+            listing.lines().any(|l| l.ends_with(&want)),
+            "{want:?} not in:\n{listing}"
+        );
     }
     // One line per entry (5) plus the layer header: no name broke a line.
     assert_eq!(listing.lines().count(), 6, "{listing}");
