@@ -187,21 +187,9 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Render bytes of a path or other untrusted text for a message: valid UTF-8 is kept,
 /// control characters and invalid bytes are escaped so nothing reaches the terminal raw.
+/// The one implementation is `ui::escape`, which the Printer also applies to every message.
 pub fn escape_bytes(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
+    crate::ui::escape_bytes(bytes).into_owned()
 }
 
 #[cfg(test)]

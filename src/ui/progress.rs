@@ -1,6 +1,8 @@
 //! Drawing progress: an indicatif bar on a terminal (bytes of file content done of the
 //! total, files, throughput, ETA, the current stage), one plain line per stage for CI logs,
 //! or nothing. The only module that knows indicatif; the library only emits events.
+//! What is drawn here is ours (stage names, byte and file counts), never text from an image;
+//! anything from an image shown here would have to pass through `super::escape` first.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;

@@ -1,4 +1,6 @@
 //! Renders an error chain as `error:` / `Caused by:` / `hint:` and picks the exit code.
+//! The chain's messages quote image text (tags, media types, tar names, parser input); they
+//! are passed raw to `Printer::error`, which escapes each one, so no template has to.
 
 use std::process::ExitCode;
 

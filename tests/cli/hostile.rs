@@ -42,7 +42,7 @@ pub fn hardlink(name: &'static str, target: impl Into<String>) -> E {
 const MTIME: u64 = 1_650_000_000;
 
 /// The header block(s) of one entry: a PAX header first when the name or link is long.
-fn header(name: &[u8], ty: tar::EntryType, link: &[u8], size: u64, mode: u32) -> Vec<u8> {
+pub fn header(name: &[u8], ty: tar::EntryType, link: &[u8], size: u64, mode: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut pax = Vec::new();
     for (key, value) in [("path", name), ("linkpath", link)] {

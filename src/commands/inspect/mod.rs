@@ -18,7 +18,7 @@ use self::report::{
 };
 use crate::cli::{InspectArgs, RawDocument};
 use crate::commands::build::human_bytes;
-use crate::error::{UsageError, escape_bytes, invalid};
+use crate::error::{UsageError, invalid};
 use crate::image::reference::ImageRef;
 use crate::image::source::{Image, Selected};
 use crate::image::{Platform, is_index, layer_compression, manifest};
@@ -36,7 +36,7 @@ pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
     let top = image.top()?;
     if args.files {
         let (sel, _) = choose(&image, want.as_ref(), printer)?;
-        return files::list(&image, &sel, args.layer, &limits);
+        return files::list(&image, &sel, args.layer, &limits, printer);
     }
     let mut checked = args.verify.then(|| verify::verify(&image, &top, &limits));
     if let Some(e) = checked.as_mut().and_then(|c| c.interrupted.take()) {
@@ -58,10 +58,7 @@ pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
         let text = serde_json::to_string_pretty(&report).context("encoding the --json report")?;
         printer.data_line(&text).context("writing to stdout")?;
     } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(human(&report).as_bytes())
-            .and_then(|()| out.flush())
-            .context("writing to stdout")?;
+        report::write_human(&report, printer).context("writing to stdout")?;
     }
     verify_result(&reference, checked, printer)
 }
@@ -254,135 +251,4 @@ fn manifest_report(sel: &Selected, checked: Option<&verify::Verification>) -> Ma
         labels: sorted(cfg.labels().as_ref()),
         layers,
     }
-}
-
-/// Label width of the human summary.
-const W: usize = 13;
-
-/// The human summary: aligned `Label: value` lines, every image string escaped.
-fn human(r: &InspectReport) -> String {
-    let esc = |s: &str| escape_bytes(s.as_bytes());
-    let mut out = String::new();
-    let mut line = |label: &str, values: &[String]| {
-        let label = format!("{label}:");
-        if values.is_empty() {
-            out.push_str(&format!("{label:<W$}-\n"));
-        }
-        for (i, v) in values.iter().enumerate() {
-            let l = if i == 0 { label.as_str() } else { "" };
-            out.push_str(&format!("{l:<W$}{v}\n"));
-        }
-    };
-    let one = |s: &str| vec![esc(s)];
-    let opt = |s: &Option<String>| s.as_deref().map(esc).into_iter().collect::<Vec<_>>();
-    let m = &r.manifest;
-    line("Reference", &one(&r.reference));
-    line("Format", &one(&r.format));
-    line("Digest", &one(&r.digest));
-    line("Media type", &one(&r.media_type));
-    line("Tags", &r.tags.iter().map(|t| esc(t)).collect::<Vec<_>>());
-    if r.platforms.len() > 1 || r.digest != m.digest {
-        let width = r
-            .platforms
-            .iter()
-            .map(|p| p.platform.len())
-            .max()
-            .unwrap_or(0);
-        let list: Vec<String> = r
-            .platforms
-            .iter()
-            .map(|p| format!("{:<width$}  {}", esc(&p.platform), p.digest))
-            .collect();
-        line("Platforms", &list);
-        line("Manifest", &one(&m.digest));
-    }
-    line("Platform", &one(&m.platform));
-    line(
-        "Config",
-        &[format!(
-            "{} ({})",
-            m.config.digest,
-            human_bytes(m.config.size)
-        )],
-    );
-    line("Created", &opt(&m.created));
-    line("Env", &m.env.iter().map(|e| esc(e)).collect::<Vec<_>>());
-    let json = |v: &Option<Vec<String>>| {
-        v.as_ref()
-            .and_then(|v| serde_json::to_string(v).ok())
-            .map(|s| esc(&s))
-            .into_iter()
-            .collect::<Vec<_>>()
-    };
-    line("Entrypoint", &json(&m.entrypoint));
-    line("Cmd", &json(&m.cmd));
-    line("Workdir", &opt(&m.workdir));
-    line("User", &opt(&m.user));
-    line(
-        "Ports",
-        &m.exposed_ports.iter().map(|p| esc(p)).collect::<Vec<_>>(),
-    );
-    let pairs = |m: &BTreeMap<String, String>| {
-        m.iter()
-            .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
-            .collect::<Vec<_>>()
-    };
-    line("Labels", &pairs(&m.labels));
-    line("Annotations", &pairs(&m.annotations));
-    // Sizes come from the image: add them without overflowing.
-    let total = m.layers.iter().fold(0u64, |a, l| a.saturating_add(l.size));
-    let unpacked = m.layers.iter().try_fold(0u64, |a, l| {
-        l.uncompressed_size.map(|u| a.saturating_add(u))
-    });
-    let sizes = match unpacked {
-        Some(u) => format!("{}, {} uncompressed", human_bytes(total), human_bytes(u)),
-        None => human_bytes(total),
-    };
-    line("Layers", &[format!("{} ({sizes})", m.layers.len())]);
-    let kind_w = m
-        .layers
-        .iter()
-        .map(|l| short_type(&l.media_type).len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    if !m.layers.is_empty() {
-        out.push_str(&format!(
-            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {}\n",
-            "#", "TYPE", "SIZE", "UNCOMPRESSED", "DIGEST"
-        ));
-    }
-    for l in &m.layers {
-        let unpacked = l
-            .uncompressed_size
-            .map_or_else(|| "-".to_owned(), human_bytes);
-        out.push_str(&format!(
-            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {}\n",
-            l.index,
-            esc(short_type(&l.media_type)),
-            human_bytes(l.size),
-            unpacked,
-            l.digest
-        ));
-    }
-    if let Some(v) = &r.verify {
-        let state = if v.ok {
-            "ok".to_owned()
-        } else {
-            format!("{} problem(s), listed on stderr", v.problems.len())
-        };
-        out.push_str(&format!(
-            "{:<W$}{state} ({} blobs, {})\n",
-            "Verified:",
-            v.blobs,
-            human_bytes(v.bytes)
-        ));
-    }
-    out
-}
-
-/// `tar+gzip` for an OCI layer type, the whole type otherwise.
-fn short_type(mt: &str) -> &str {
-    mt.strip_prefix("application/vnd.oci.image.layer.v1.")
-        .unwrap_or(mt)
 }
