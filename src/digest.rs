@@ -309,3 +309,81 @@ mod verify_tests {
         assert!(r.drain().is_err());
     }
 }
+
+/// Decode standard base64 (RFC 4648 §4, with `=` padding), as OCI descriptors' `data` field
+/// holds it. Strict: None for any other character, missing or misplaced padding, or non-zero
+/// bits left over in the last character.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let quads = bytes.len() / 4;
+    for (q, quad) in bytes.chunks_exact(4).enumerate() {
+        let last = q + 1 == quads;
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let three = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        // Bits not covered by the output bytes must be zero (canonical encoding).
+        match pad {
+            0 => out.extend_from_slice(&three),
+            1 if n & 0xff == 0 => out.extend_from_slice(&three[..2]),
+            2 if n & 0xffff == 0 => out.push(three[0]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod base64_tests {
+    use super::decode_base64;
+
+    macro_rules! decodes {
+        ($text:expr, $bytes:expr) => {
+            assert_eq!(decode_base64($text).as_deref(), Some(&$bytes[..]), "{}", $text)
+        };
+    }
+    macro_rules! refused {
+        ($text:expr) => {
+            assert_eq!(decode_base64($text), None, "{}", $text)
+        };
+    }
+
+    #[test]
+    fn standard_base64_with_padding() {
+        decodes!("", b"");
+        decodes!("Zg==", b"f");
+        decodes!("Zm8=", b"fo");
+        decodes!("Zm9v", b"foo");
+        decodes!("Zm9vYmFy", b"foobar");
+        decodes!("e30=", b"{}");
+        decodes!("+/+/", [0xfb, 0xff, 0xbf]);
+        refused!("Zg");
+        refused!("Zg=");
+        refused!("Z===");
+        refused!("Zg==Zg==");
+        refused!("Zh==");
+        refused!("Zm9\n");
+        refused!("Zm-_");
+        refused!("=Zm9");
+    }
+}
