@@ -359,7 +359,12 @@ mod base64_tests {
 
     macro_rules! decodes {
         ($text:expr, $bytes:expr) => {
-            assert_eq!(decode_base64($text).as_deref(), Some(&$bytes[..]), "{}", $text)
+            assert_eq!(
+                decode_base64($text).as_deref(),
+                Some(&$bytes[..]),
+                "{}",
+                $text
+            )
         };
     }
     macro_rules! refused {

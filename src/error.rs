@@ -268,6 +268,7 @@ pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
 pub struct UnreadableImage {
     /// The path, already escaped for display.
     pub path: String,
+    pub source: std::io::Error,
 }
 
 /// The hint printed after an `UnreadableImage`.
@@ -280,14 +281,21 @@ impl fmt::Display for UnreadableImage {
     }
 }
 
-impl std::error::Error for UnreadableImage {}
+impl std::error::Error for UnreadableImage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
 
 /// `err` (an I/O error on `path`, a file of an image) marked as `UnreadableImage` when it is
 /// a permission error, so that its hint fits an image; other errors get `path` as context.
 pub fn image_io(err: std::io::Error, path: &std::path::Path) -> anyhow::Error {
     let shown = escape_bytes(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
     if err.kind() == std::io::ErrorKind::PermissionDenied {
-        anyhow::Error::new(err).context(UnreadableImage { path: shown })
+        anyhow::Error::new(UnreadableImage {
+            path: shown,
+            source: err,
+        })
     } else {
         anyhow::Error::new(err).context(format!("opening '{shown}'"))
     }

@@ -28,8 +28,8 @@ fn blob_path(dir: &Path, digest: &str) -> std::path::PathBuf {
 /// Replace the manifest of a one-image layout written by `Img::layout` with `f` applied to
 /// its JSON; index.json then names the new manifest. Returns its digest.
 fn rewrite_manifest(w: &Written, f: impl FnOnce(&mut Value)) -> String {
-    let mut m: Value = serde_json::from_slice(&fs::read(blob_path(&w.path, &w.manifest)).unwrap())
-        .unwrap();
+    let mut m: Value =
+        serde_json::from_slice(&fs::read(blob_path(&w.path, &w.manifest)).unwrap()).unwrap();
     f(&mut m);
     let raw = serde_json::to_vec(&m).unwrap();
     let digest = hostile::sha256(&raw);
@@ -82,7 +82,10 @@ fn issue_9_verify_checks_a_layer_that_claims_the_configs_digest() {
     i.layers[0].diff_id = hostile::sha256(b"some tar");
     i.layers[0].blob = i.config();
     let w = i.layout(&t.root().join("img"));
-    assert_eq!(w.layers[0], w.config, "the layer claims the config's digest");
+    assert_eq!(
+        w.layers[0], w.config,
+        "the layer claims the config's digest"
+    );
     let a = inspect(&t, &["--verify", "img"]).code(3);
     let err = stderr_of(&a);
     assert!(err.contains("failed verification"), "{err}");
@@ -162,8 +165,10 @@ fn issue_9_verify_checks_each_listing_of_a_manifest() {
     let a = inspect(&t, &["--verify", "img"]).code(3);
     let err = stderr_of(&a);
     assert!(
-        err.contains(&format!("manifest {} is listed for linux/arm64", w.manifest))
-            && err.contains("but its config says linux/amd64"),
+        err.contains(&format!(
+            "manifest {} is listed for linux/arm64",
+            w.manifest
+        )) && err.contains("but its config says linux/amd64"),
         "{err}"
     );
     inspect(&t, &["--platform", "linux/arm64", "img"]).code(3);
@@ -198,7 +203,10 @@ fn issue_9_same_tag_for_several_platforms_is_a_platform_set() {
     inspect(&t, &["--verify", "multi"]).success();
     // --raw index shows the stored index.json.
     let a = inspect(&t, &["--raw", "index", "multi"]).success();
-    assert_eq!(a.get_output().stdout, fs::read(dir.join("index.json")).unwrap());
+    assert_eq!(
+        a.get_output().stdout,
+        fs::read(dir.join("index.json")).unwrap()
+    );
     // export chooses the same way.
     t.cmd()
         .args(["export", "multi", "--platform", "linux/arm64", "--format"])
@@ -211,14 +219,20 @@ fn issue_9_same_tag_for_several_platforms_is_a_platform_set() {
     assert!(!rootfs.windows(3).any(|w| w == b"amd"));
     // And build --base.
     t.file("f", "x");
-    t.build("on-arm.tar", &["--base", "oci:multi:latest", "--platform", "linux/arm64"])
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .assert()
-        .success();
-    t.build("on-both.tar", &["--base", "multi", "--platform", "linux/amd64,linux/arm64"])
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .assert()
-        .success();
+    t.build(
+        "on-arm.tar",
+        &["--base", "oci:multi:latest", "--platform", "linux/arm64"],
+    )
+    .env("SOURCE_DATE_EPOCH", "1700000000")
+    .assert()
+    .success();
+    t.build(
+        "on-both.tar",
+        &["--base", "multi", "--platform", "linux/amd64,linux/arm64"],
+    )
+    .env("SOURCE_DATE_EPOCH", "1700000000")
+    .assert()
+    .success();
 }
 
 #[test]
@@ -288,7 +302,9 @@ fn issue_9_embedded_data_must_match_digest_and_size() {
     // On an index.json entry.
     let dir = t.root().join("top");
     i.layout(&dir);
-    rewrite_index(&dir, |index| index["manifests"][0]["data"] = json!(b64(b"{}")));
+    rewrite_index(&dir, |index| {
+        index["manifests"][0]["data"] = json!(b64(b"{}"))
+    });
     inspect(&t, &["top"])
         .code(3)
         .stderr(predicate::str::contains("embedded data"));
@@ -299,7 +315,11 @@ fn base64_std(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -346,7 +366,10 @@ fn cut_archive(dir: &Path, last: &str, keep: usize, out: &Path) {
     let before = b.get_ref().len();
     append(&mut b, last);
     let mut bytes = b.into_inner().unwrap();
-    assert!(before + 512 + keep < bytes.len() - 1024, "keep less than the member");
+    assert!(
+        before + 512 + keep < bytes.len() - 1024,
+        "keep less than the member"
+    );
     bytes.truncate(before + 512 + keep);
     fs::write(out, bytes).unwrap();
 }

@@ -208,9 +208,7 @@ impl Verifier<'_> {
                 });
                 match read {
                     Ok(((), info)) => {
-                        self.out
-                            .uncompressed
-                            .insert(key.digest.clone(), info.size);
+                        self.out.uncompressed.insert(key.digest.clone(), info.size);
                         self.diff_ids.insert(key.clone(), info.diff_id.prefixed());
                     }
                     Err(e) => {

@@ -323,6 +323,28 @@ mod tests {
     }
 
     #[test]
+    fn truncated_members_are_recorded_and_refused() {
+        let f = tar_of(&[("a", b"one"), ("b", &[7u8; 2000])]);
+        let mut bytes = std::fs::read(f.path()).unwrap();
+        // Headers of a and b, a's data block, then 100 of b's 2000 bytes.
+        bytes.truncate(512 * 3 + 100);
+        std::fs::write(f.path(), &bytes).unwrap();
+        let idx = TarIndex::open(f.path()).unwrap();
+        assert_eq!(idx.read_member("a", 10).unwrap(), b"one");
+        let warnings = idx.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("member 'b' claims 2000 bytes but the file ends after 100"),
+            "{warnings:?}"
+        );
+        let e = idx.open_member("b").err().unwrap();
+        assert!(e.is::<crate::error::InvalidImage>(), "{e:#}");
+        assert!(format!("{e:#}").contains("'b' is truncated"), "{e:#}");
+        let whole = tar_of(&[("a", b"one")]);
+        assert!(TarIndex::open(whole.path()).unwrap().warnings().is_empty());
+    }
+
+    #[test]
     fn garbage_is_an_error() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut f, &[0x55u8; 3000]).unwrap();

@@ -35,7 +35,10 @@ impl LayoutDir {
                 shown(root)
             )));
         }
-        for (name, what) in [("index.json", "index.json"), ("oci-layout", "oci-layout file")] {
+        for (name, what) in [
+            ("index.json", "index.json"),
+            ("oci-layout", "oci-layout file"),
+        ] {
             let path = root.join(name);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => return Err(symlink_error(&path)),
@@ -73,10 +76,7 @@ impl LayoutDir {
             })?;
         let meta = file.metadata().map_err(|e| image_io(e, &path))?;
         if !meta.is_file() {
-            return Err(invalid(format!(
-                "'{}' is not a regular file",
-                shown(&path)
-            )));
+            return Err(invalid(format!("'{}' is not a regular file", shown(&path))));
         }
         Ok(file)
     }
@@ -107,8 +107,11 @@ mod tests {
 
     fn layout() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
-            .unwrap();
+        std::fs::write(
+            d.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
         std::fs::write(d.path().join("index.json"), b"{}").unwrap();
         std::fs::create_dir_all(d.path().join("blobs/sha256")).unwrap();
         d
@@ -130,7 +133,10 @@ mod tests {
         std::fs::remove_file(d.path().join("index.json")).unwrap();
         std::os::unix::fs::symlink("real", d.path().join("index.json")).unwrap();
         let e = LayoutDir::open(d.path()).err().unwrap();
-        assert!(rejected(&e) && format!("{e:#}").contains("is a symbolic link"), "{e:#}");
+        assert!(
+            rejected(&e) && format!("{e:#}").contains("is a symbolic link"),
+            "{e:#}"
+        );
     }
 
     #[test]

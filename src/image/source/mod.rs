@@ -401,7 +401,10 @@ impl Image {
             // index.json lists these under one tag: two for one platform leave no way to
             // choose.
             for (i, (d, p)) in out.iter().enumerate() {
-                if let Some((other, _)) = out[..i].iter().find(|(o, op)| op == p && o.digest() != d.digest()) {
+                if let Some((other, _)) = out[..i]
+                    .iter()
+                    .find(|(o, op)| op == p && o.digest() != d.digest())
+                {
                     return Err(invalid(format!(
                         "'{}' lists two images for {p} under tag '{}': {} and {}",
                         self.path_text(),
@@ -534,7 +537,11 @@ fn check_embedded<'a>(descs: impl Iterator<Item = &'a Descriptor>) -> Result<()>
 #[allow(clippy::type_complexity)]
 fn platform_sets(
     index: ImageIndex,
-) -> Result<(ImageIndex, HashMap<String, Vec<u8>>, HashMap<String, String>)> {
+) -> Result<(
+    ImageIndex,
+    HashMap<String, Vec<u8>>,
+    HashMap<String, String>,
+)> {
     let entries = index.manifests();
     let mut made = HashMap::new();
     let mut sets = HashMap::new();
@@ -550,7 +557,10 @@ fn platform_sets(
         }
         done.push(tag);
         let mut members: Vec<&Descriptor> = Vec::new();
-        for e in entries.iter().filter(|e| manifest::ref_name(e) == Some(tag)) {
+        for e in entries
+            .iter()
+            .filter(|e| manifest::ref_name(e) == Some(tag))
+        {
             if !members.iter().any(|m| m.digest() == e.digest()) {
                 members.push(e);
             }
@@ -809,4 +819,86 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_entry(byte: u8, tag: Option<&str>) -> Descriptor {
+        let sum = Sha256Sum::of(&[byte]);
+        manifest::tagged(
+            &manifest::descriptor(MediaType::ImageManifest, &sum, 1),
+            tag,
+        )
+    }
+
+    #[test]
+    fn manifests_under_one_tag_become_one_index() {
+        let entries = vec![
+            manifest_entry(1, Some("latest")),
+            manifest_entry(2, Some("other")),
+            manifest_entry(3, Some("latest")),
+            manifest_entry(1, Some("latest")),
+        ];
+        let index = manifest::build_index(entries, &[]).unwrap();
+        let (index, made, sets) = platform_sets(index).unwrap();
+        let tops = index.manifests();
+        assert_eq!(tops.len(), 2, "{tops:?}");
+        assert_eq!(tops[0].media_type(), &MediaType::ImageIndex);
+        assert_eq!(manifest::ref_name(&tops[0]), Some("latest"));
+        assert_eq!(manifest::ref_name(&tops[1]), Some("other"));
+        assert_eq!(sets.get(&tops[0].digest().to_string()).unwrap(), "latest");
+        let raw = made.get(sha256_hex(&tops[0]).unwrap()).unwrap();
+        assert_eq!(Sha256Sum::of(raw).prefixed(), tops[0].digest().to_string());
+        let set = parse_index(raw).unwrap();
+        let listed: Vec<String> = set
+            .manifests()
+            .iter()
+            .map(|d| d.digest().to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                Sha256Sum::of(&[1]).prefixed(),
+                Sha256Sum::of(&[3]).prefixed()
+            ]
+        );
+        assert!(
+            set.manifests()
+                .iter()
+                .all(|d| manifest::ref_name(d).is_none())
+        );
+    }
+
+    #[test]
+    fn single_images_and_indexes_are_left_alone() {
+        let mut an_index = manifest_entry(4, Some("multi"));
+        an_index.set_media_type(MediaType::ImageIndex);
+        let entries = vec![
+            manifest_entry(1, Some("a")),
+            manifest_entry(2, None),
+            manifest_entry(3, None),
+            an_index.clone(),
+            manifest_entry(5, Some("multi")),
+        ];
+        let index = manifest::build_index(entries.clone(), &[]).unwrap();
+        let (index, made, sets) = platform_sets(index).unwrap();
+        assert_eq!(index.manifests(), &entries);
+        assert!(made.is_empty() && sets.is_empty());
+    }
+
+    #[test]
+    fn embedded_data_must_be_the_content() {
+        let content = b"{}";
+        let mut d = manifest::descriptor(MediaType::ImageConfig, &Sha256Sum::of(content), 2);
+        assert!(check_embedded(std::iter::once(&d)).is_ok());
+        d.set_data(Some("e30=".into()));
+        assert!(check_embedded(std::iter::once(&d)).is_ok());
+        for bad in ["e31=", "e30", "e30AAA==", "!!!!"] {
+            d.set_data(Some(bad.into()));
+            let e = check_embedded(std::iter::once(&d)).unwrap_err();
+            assert!(e.is::<crate::error::InvalidImage>(), "{bad}: {e:#}");
+        }
+    }
 }
