@@ -451,3 +451,63 @@ fn issue_9_directory_without_index_json_is_not_a_layout() {
             ));
     }
 }
+
+/// The binary run as an unprivileged user when the tests run as root (root reads anything),
+/// or None when that is not possible here.
+fn unprivileged(dir: &Path) -> Option<assert_cmd::Command> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut c = if root {
+        let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let mut c = assert_cmd::Command::new(setpriv);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_imgbuild"));
+        c
+    } else {
+        assert_cmd::Command::new(env!("CARGO_BIN_EXE_imgbuild"))
+    };
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir);
+    Some(c)
+}
+
+#[test]
+fn issue_9_unreadable_image_file_fails_with_an_image_hint() {
+    // See: issue #9
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestContext::new();
+    fs::set_permissions(t.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = t.root().join("img");
+    let w = Img::new(vec![Layer::gzip(&[file("a", b"a")])]).layout(&dir);
+    let archive = t.root().join("img.tar");
+    hostile::tar_dir(&dir, &archive);
+    let Some(mut probe) = unprivileged(t.root()) else {
+        eprintln!("skipped: running as root without setpriv");
+        return;
+    };
+    probe.args(["inspect", "img"]).assert().success();
+    fs::set_permissions(
+        blob_path(&dir, &w.config),
+        fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    fs::set_permissions(&archive, fs::Permissions::from_mode(0o000)).unwrap();
+    for reference in ["img", "img.tar"] {
+        let a = unprivileged(t.root())
+            .unwrap()
+            .args(["inspect", reference])
+            .assert()
+            .code(1);
+        let err = stderr_of(&a);
+        assert!(err.contains("cannot read image file"), "{reference}: {err}");
+        assert!(err.contains("Permission denied"), "{reference}: {err}");
+        assert!(
+            err.contains("hint: make the image readable"),
+            "{reference}: {err}"
+        );
+        assert!(!err.contains(".dockerignore"), "{reference}: {err}");
+    }
+}
