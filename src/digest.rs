@@ -310,6 +310,19 @@ mod verify_tests {
     }
 }
 
+/// Whether `bytes` have the digest `algorithm:hex` (sha256 or sha512, lowercase hex); None for
+/// another algorithm, which cannot be checked.
+pub fn has_digest(algorithm: &str, hex: &str, bytes: &[u8]) -> Option<bool> {
+    fn lower_hex(d: &[u8]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    match algorithm {
+        "sha256" => Some(lower_hex(&Sha256::digest(bytes)) == hex),
+        "sha512" => Some(lower_hex(&sha2::Sha512::digest(bytes)) == hex),
+        _ => None,
+    }
+}
+
 /// Decode standard base64 (RFC 4648 §4, with `=` padding), as OCI descriptors' `data` field
 /// holds it. Strict: None for any other character, missing or misplaced padding, or non-zero
 /// bits left over in the last character.
@@ -371,6 +384,21 @@ mod base64_tests {
         ($text:expr) => {
             assert_eq!(decode_base64($text), None, "{}", $text)
         };
+    }
+
+    #[test]
+    fn digests_of_both_algorithms() {
+        use super::has_digest;
+        let empty256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(has_digest("sha256", empty256, b""), Some(true));
+        assert_eq!(has_digest("sha256", empty256, b"x"), Some(false));
+        let empty512 = "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce\
+                        47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
+        assert_eq!(has_digest("sha512", empty512, b""), Some(true));
+        assert_eq!(
+            has_digest("md5", "d41d8cd98f00b204e9800998ecf8427e", b""),
+            None
+        );
     }
 
     #[test]

@@ -511,3 +511,19 @@ fn issue_9_unreadable_image_file_fails_with_an_image_hint() {
         assert!(!err.contains(".dockerignore"), "{reference}: {err}");
     }
 }
+
+#[test]
+fn issue_9_fifo_named_as_image_is_refused_without_blocking() {
+    // See: issue #9
+    let t = TestContext::new();
+    let fifo =
+        std::ffi::CString::new(t.root().join("pipe").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    t.cmd()
+        .args(["inspect", "pipe"])
+        .timeout(std::time::Duration::from_secs(10))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("is not a regular file"));
+}

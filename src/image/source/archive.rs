@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -43,7 +44,12 @@ pub struct TarIndex {
 impl TarIndex {
     /// Index the tar at `path`.
     pub fn open(path: &Path) -> Result<TarIndex> {
-        let file = File::open(path).map_err(|e| image_io(e, path))?;
+        // Not blocking on a fifo: it is refused below, as any non-regular file.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| image_io(e, path))?;
         let meta = file.metadata().map_err(|e| image_io(e, path))?;
         if !meta.is_file() {
             return Err(invalid(format!(

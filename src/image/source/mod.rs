@@ -517,13 +517,21 @@ fn check_embedded<'a>(descs: impl Iterator<Item = &'a Descriptor>) -> Result<()>
                 desc.size()
             )));
         }
-        let hex = sha256_hex(desc)?;
-        let got = Sha256Sum::of(&bytes);
-        if got.hex() != hex {
-            return Err(invalid(format!(
-                "the embedded data of descriptor {} does not match it: its sha256 is {got}",
-                desc.digest()
-            )));
+        let d = desc.digest();
+        let algorithm = d.algorithm().to_string();
+        match crate::digest::has_digest(&algorithm, d.digest(), &bytes) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(invalid(format!(
+                    "the embedded data of descriptor {d} does not match its digest"
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "the embedded data of descriptor {d} cannot be checked: \
+                     unsupported digest algorithm"
+                )));
+            }
         }
     }
     Ok(())
