@@ -251,6 +251,10 @@ fn issue_9_same_tag_twice_for_one_platform_is_ambiguous() {
             "{err}"
         );
     }
+    // A pinned digest names one of them.
+    inspect(&t, &["--json", &format!("oci:two@{}", w[1].manifest)])
+        .success()
+        .stdout(predicate::str::contains(&w[1].config));
     t.cmd()
         .args(["export", "oci:two:latest", "--format", "rootfs-tar", "-o"])
         .arg(t.out("r.tar"))

@@ -406,7 +406,8 @@ impl Image {
                     .find(|(o, op)| op == p && o.digest() != d.digest())
                 {
                     return Err(invalid(format!(
-                        "'{}' lists two images for {p} under tag '{}': {} and {}",
+                        "'{}' lists two images for {p} under tag '{}': {} and {} \
+                         (name one by its digest: IMAGE@sha256:...)",
                         self.path_text(),
                         crate::error::escape_bytes(tag.as_bytes()),
                         other.digest(),
