@@ -100,9 +100,10 @@ impl Verifier<'_> {
     }
 
     /// Count a check once; false when this descriptor was already checked in this role.
+    /// The index made for a platform set is checked but not counted: it is not stored.
     fn first_time(&mut self, desc: &Descriptor, role: Role) -> bool {
         let new = self.seen.insert(Key::of(desc, role));
-        if new {
+        if new && !self.image.is_platform_set(desc) {
             self.out.blobs += 1;
             self.out.bytes = self.out.bytes.saturating_add(desc.size());
         }
