@@ -309,3 +309,114 @@ mod verify_tests {
         assert!(r.drain().is_err());
     }
 }
+
+/// Whether `bytes` have the digest `algorithm:hex` (sha256 or sha512, lowercase hex); None for
+/// another algorithm, which cannot be checked.
+pub fn has_digest(algorithm: &str, hex: &str, bytes: &[u8]) -> Option<bool> {
+    fn lower_hex(d: &[u8]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    match algorithm {
+        "sha256" => Some(lower_hex(&Sha256::digest(bytes)) == hex),
+        "sha512" => Some(lower_hex(&sha2::Sha512::digest(bytes)) == hex),
+        _ => None,
+    }
+}
+
+/// Decode standard base64 (RFC 4648 §4, with `=` padding), as OCI descriptors' `data` field
+/// holds it. Strict: None for any other character, missing or misplaced padding, or non-zero
+/// bits left over in the last character.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let quads = bytes.len() / 4;
+    for (q, quad) in bytes.chunks_exact(4).enumerate() {
+        let last = q + 1 == quads;
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let three = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        // Bits not covered by the output bytes must be zero (canonical encoding).
+        match pad {
+            0 => out.extend_from_slice(&three),
+            1 if n & 0xff == 0 => out.extend_from_slice(&three[..2]),
+            2 if n & 0xffff == 0 => out.push(three[0]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod base64_tests {
+    use super::decode_base64;
+
+    macro_rules! decodes {
+        ($text:expr, $bytes:expr) => {
+            assert_eq!(
+                decode_base64($text).as_deref(),
+                Some(&$bytes[..]),
+                "{}",
+                $text
+            )
+        };
+    }
+    macro_rules! refused {
+        ($text:expr) => {
+            assert_eq!(decode_base64($text), None, "{}", $text)
+        };
+    }
+
+    #[test]
+    fn digests_of_both_algorithms() {
+        use super::has_digest;
+        let empty256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(has_digest("sha256", empty256, b""), Some(true));
+        assert_eq!(has_digest("sha256", empty256, b"x"), Some(false));
+        let empty512 = "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce\
+                        47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
+        assert_eq!(has_digest("sha512", empty512, b""), Some(true));
+        assert_eq!(
+            has_digest("md5", "d41d8cd98f00b204e9800998ecf8427e", b""),
+            None
+        );
+    }
+
+    #[test]
+    fn standard_base64_with_padding() {
+        decodes!("", b"");
+        decodes!("Zg==", b"f");
+        decodes!("Zm8=", b"fo");
+        decodes!("Zm9v", b"foo");
+        decodes!("Zm9vYmFy", b"foobar");
+        decodes!("e30=", b"{}");
+        decodes!("+/+/", [0xfb, 0xff, 0xbf]);
+        refused!("Zg");
+        refused!("Zg=");
+        refused!("Z===");
+        refused!("Zg==Zg==");
+        refused!("Zh==");
+        refused!("Zm9\n");
+        refused!("Zm-_");
+        refused!("=Zm9");
+    }
+}

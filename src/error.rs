@@ -143,6 +143,9 @@ pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
                 ),
             );
         }
+        if cause.downcast_ref::<UnreadableImage>().is_some() {
+            return (ExitClass::Failure, Some(UNREADABLE_IMAGE_HINT.into()));
+        }
         if cause.downcast_ref::<InvalidImage>().is_some()
             || cause.downcast_ref::<crate::digest::VerifyError>().is_some()
         {
@@ -244,4 +247,65 @@ impl std::error::Error for InvalidImage {}
 /// Shorthand for an `InvalidImage` error.
 pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
     InvalidImage(msg.into()).into()
+}
+
+/// A file of an image read from disk that cannot be opened or read for lack of permission
+/// (exit 1). It wraps the `io::Error`, so the chain still shows the OS's reason; the hint
+/// speaks of the image, not of the build context.
+#[derive(Debug)]
+pub struct UnreadableImage {
+    /// The path, already escaped for display.
+    pub path: String,
+    pub source: std::io::Error,
+}
+
+/// The hint printed after an `UnreadableImage`.
+pub const UNREADABLE_IMAGE_HINT: &str =
+    "make the image readable by this user (every file of a layout, or the archive itself)";
+
+impl fmt::Display for UnreadableImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read image file '{}'", self.path)
+    }
+}
+
+impl std::error::Error for UnreadableImage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// `err` (an I/O error on `path`, a file of an image) marked as `UnreadableImage` when it is
+/// a permission error, so that its hint fits an image; other errors get `path` as context.
+pub fn image_io(err: std::io::Error, path: &std::path::Path) -> anyhow::Error {
+    let shown = escape_bytes(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
+    if err.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::Error::new(UnreadableImage {
+            path: shown,
+            source: err,
+        })
+    } else {
+        anyhow::Error::new(err).context(format!("opening '{shown}'"))
+    }
+}
+
+#[cfg(test)]
+mod image_io_tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_image_files_get_an_image_hint() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let err = image_io(denied, std::path::Path::new("img/blobs/sha256/ab"))
+            .context("reading image 'img'");
+        let (class, hint) = classify(&err);
+        assert_eq!(class, ExitClass::Failure);
+        let hint = hint.unwrap();
+        assert!(hint.contains("image"), "{hint}");
+        assert!(!hint.contains(".dockerignore"), "{hint}");
+        assert!(format!("{err:#}").contains("cannot read image file 'img/blobs/sha256/ab'"));
+        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let err = image_io(gone, std::path::Path::new("img"));
+        assert_eq!(classify(&err), (ExitClass::Failure, None));
+    }
 }

@@ -258,7 +258,7 @@ impl Img {
         }
     }
 
-    fn config(&self) -> Vec<u8> {
+    pub fn config(&self) -> Vec<u8> {
         let mut c = json!({
             "architecture": self.arch,
             "os": self.os,

@@ -30,6 +30,12 @@ pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
     let want = parse_platform_arg(args.platform.as_deref())?;
     let limits = Limits::from_env()?;
     let image = Image::open(&reference).with_context(|| format!("reading image '{reference}'"))?;
+    // --verify counts them as problems; other reads go on, with a warning.
+    if !args.verify {
+        for w in image.warnings() {
+            printer.warn(w);
+        }
+    }
     if let Some(doc) = args.raw {
         return raw(&image, doc, want.as_ref(), printer);
     }
@@ -136,7 +142,8 @@ fn raw(image: &Image, doc: RawDocument, want: Option<&Platform>, printer: &Print
     let bytes = match doc {
         RawDocument::Index => {
             let top = image.top()?;
-            if is_index(top.media_type()) {
+            // A platform set's index is made by imgbuild: its stored document is index.json.
+            if is_index(top.media_type()) && !image.is_platform_set(&top) {
                 image.read_index(&top)?.1
             } else {
                 image.index_raw().to_vec()

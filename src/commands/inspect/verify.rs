@@ -26,12 +26,46 @@ pub struct Verification {
     pub interrupted: Option<anyhow::Error>,
 }
 
+/// What a descriptor is used as: each role has its own checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    Index,
+    Manifest,
+    Config,
+    Layer,
+    Other,
+}
+
+/// One check: a blob is checked once per digest, size, media type and role, never once per
+/// digest (a layer that names the config's digest, or another layer's with another media
+/// type or size, is checked as what it claims to be).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    digest: String,
+    size: u64,
+    media_type: String,
+    role: Role,
+}
+
+impl Key {
+    fn of(desc: &Descriptor, role: Role) -> Key {
+        Key {
+            digest: desc.digest().to_string(),
+            size: desc.size(),
+            media_type: desc.media_type().to_string(),
+            role,
+        }
+    }
+}
+
 struct Verifier<'a> {
     image: &'a Image,
     limits: &'a Limits,
-    seen: HashSet<String>,
-    /// diff_id of each layer read, by digest.
-    diff_ids: HashMap<String, String>,
+    seen: HashSet<Key>,
+    /// The platform each manifest's config states (None when it could not be read).
+    manifests: HashMap<Key, Option<Platform>>,
+    /// diff_id of each layer read.
+    diff_ids: HashMap<Key, String>,
     out: Verification,
 }
 
@@ -41,9 +75,13 @@ pub fn verify(image: &Image, top: &Descriptor, limits: &Limits) -> Verification 
         image,
         limits,
         seen: HashSet::new(),
+        manifests: HashMap::new(),
         diff_ids: HashMap::new(),
         out: Verification::default(),
     };
+    for w in image.warnings() {
+        v.problem(crate::error::invalid(w.clone()));
+    }
     v.visit(top, None, 0);
     v.out
 }
@@ -61,10 +99,11 @@ impl Verifier<'_> {
         self.out.interrupted.is_some() || interrupt::check().is_err()
     }
 
-    /// Count a blob once; false when it was already checked.
-    fn first_time(&mut self, desc: &Descriptor) -> bool {
-        let new = self.seen.insert(desc.digest().to_string());
-        if new {
+    /// Count a check once; false when this descriptor was already checked in this role.
+    /// The index made for a platform set is checked but not counted: it is not stored.
+    fn first_time(&mut self, desc: &Descriptor, role: Role) -> bool {
+        let new = self.seen.insert(Key::of(desc, role));
+        if new && !self.image.is_platform_set(desc) {
             self.out.blobs += 1;
             self.out.bytes = self.out.bytes.saturating_add(desc.size());
         }
@@ -80,7 +119,7 @@ impl Verifier<'_> {
         }
         if !is_index(desc.media_type()) {
             // Not an image (an artifact or attestation): check its bytes only.
-            if self.first_time(desc)
+            if self.first_time(desc, Role::Other)
                 && let Err(e) = self.image.read_blob(desc, MAX_CONFIG)
             {
                 self.problem(e);
@@ -92,7 +131,7 @@ impl Verifier<'_> {
                 "indexes nest more than {MAX_DEPTH} deep"
             )));
         }
-        if !self.first_time(desc) {
+        if !self.first_time(desc, Role::Index) {
             return;
         }
         let index = match self.image.read_index(desc) {
@@ -105,32 +144,47 @@ impl Verifier<'_> {
         }
     }
 
+    /// A listed platform must be the one the manifest's config states.
+    fn check_listed(&mut self, desc: &Descriptor, listed: Option<Platform>, actual: &Platform) {
+        if let Some(listed) = listed
+            && listed != *actual
+        {
+            self.problem(crate::error::invalid(format!(
+                "manifest {} is listed for {listed} but its config says {actual}",
+                desc.digest()
+            )));
+        }
+    }
+
     fn manifest(&mut self, desc: &Descriptor, listed: Option<Platform>) {
-        if !self.first_time(desc) {
+        let mkey = Key::of(desc, Role::Manifest);
+        if let Some(known) = self.manifests.get(&mkey).cloned() {
+            // Read and checked before; only this listing's platform is new.
+            if let Some(actual) = known {
+                self.check_listed(desc, listed, &actual);
+            }
             return;
         }
+        self.first_time(desc, Role::Manifest);
+        self.manifests.insert(mkey.clone(), None);
         let manifest = match self.image.read_manifest(desc) {
             Ok((m, _)) => m,
             Err(e) => return self.problem(e),
         };
-        self.first_time(manifest.config());
+        let config_first = self.first_time(manifest.config(), Role::Config);
         let config = match self.image.read_config(manifest.config()) {
             Ok((c, _)) => c,
-            Err(e) => return self.problem(e),
+            Err(e) if config_first => return self.problem(e),
+            // Already reported for the manifest that checked this config first.
+            Err(_) => return,
         };
         let platform = Platform::from_image(
             &config.os().to_string(),
             &config.architecture().to_string(),
             config.variant().as_deref(),
         );
-        if let Some(listed) = listed
-            && listed != platform
-        {
-            self.problem(crate::error::invalid(format!(
-                "manifest {} is listed for {listed} but its config says {platform}",
-                desc.digest()
-            )));
-        }
+        self.manifests.insert(mkey, Some(platform.clone()));
+        self.check_listed(desc, listed, &platform);
         let diff_ids = config.rootfs().diff_ids();
         if diff_ids.len() != manifest.layers().len() {
             self.problem(crate::error::invalid(format!(
@@ -144,8 +198,8 @@ impl Verifier<'_> {
             if self.stopped() {
                 return;
             }
-            let key = layer.digest().to_string();
-            if self.first_time(layer) {
+            let key = Key::of(layer, Role::Layer);
+            if self.first_time(layer, Role::Layer) {
                 let what = format!("layer {i} of manifest {}", desc.digest());
                 let read = read_layer(self.image, layer, None, self.limits, &what, |tar| {
                     while tar.next_entry()?.is_some() {
@@ -155,7 +209,7 @@ impl Verifier<'_> {
                 });
                 match read {
                     Ok(((), info)) => {
-                        self.out.uncompressed.insert(key.clone(), info.size);
+                        self.out.uncompressed.insert(key.digest.clone(), info.size);
                         self.diff_ids.insert(key.clone(), info.diff_id.prefixed());
                     }
                     Err(e) => {
@@ -169,7 +223,8 @@ impl Verifier<'_> {
             };
             if *got != *want {
                 let msg = format!(
-                    "layer {i} ({key}) of manifest {} uncompresses to content with sha256 {got}, but the config's diff_id is {want}",
+                    "layer {i} ({}) of manifest {} uncompresses to content with sha256 {got}, but the config's diff_id is {want}",
+                    key.digest,
                     desc.digest()
                 );
                 self.problem(crate::error::invalid(msg));

@@ -3,15 +3,18 @@
 //! and `docker save` archives. Member names are untrusted: they are normalised (`./` dropped),
 //! names with `..`, absolute names, duplicates and absurd counts are refused, and symlinks
 //! (docker save uses them for repeated layers) are followed inside the archive only.
+//! A member whose header claims more bytes than the file holds (a truncated archive) is
+//! recorded: opening it is an error, and `warnings` names it for the reads that don't.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::error::{escape_bytes, invalid};
+use crate::error::{escape_bytes, image_io, invalid};
 
 const MAX_MEMBERS: usize = 100_000;
 const MAX_NAME: usize = 4096;
@@ -19,7 +22,12 @@ const MAX_LINK_HOPS: usize = 8;
 
 #[derive(Debug, Clone)]
 enum Member {
-    File { offset: u64, size: u64 },
+    /// `available` is less than `size` when the file ends inside the member's data.
+    File {
+        offset: u64,
+        size: u64,
+        available: u64,
+    },
     Symlink(String),
 }
 
@@ -27,6 +35,8 @@ enum Member {
 pub struct TarIndex {
     path: PathBuf,
     members: HashMap<String, Member>,
+    /// Truncated members, in archive order: (name, claimed size, bytes present).
+    truncated: Vec<(String, u64, u64)>,
     /// Keeps a temporary copy of stdin alive.
     _temp: Option<tempfile::NamedTempFile>,
 }
@@ -34,19 +44,41 @@ pub struct TarIndex {
 impl TarIndex {
     /// Index the tar at `path`.
     pub fn open(path: &Path) -> Result<TarIndex> {
-        let file = File::open(path).with_context(|| format!("opening '{}'", path.display()))?;
-        let meta = file.metadata()?;
+        // Not blocking on a fifo: it is refused below, as any non-regular file.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| image_io(e, path))?;
+        let meta = file.metadata().map_err(|e| image_io(e, path))?;
         if !meta.is_file() {
             return Err(invalid(format!(
                 "'{}' is not a regular file",
                 path.display()
             )));
         }
-        let members =
-            index(file).with_context(|| format!("reading archive '{}'", path.display()))?;
+        let members = index(file, meta.len())
+            .with_context(|| format!("reading archive '{}'", path.display()))?;
+        let mut truncated: Vec<(u64, String, u64, u64)> = members
+            .iter()
+            .filter_map(|(name, m)| match *m {
+                Member::File {
+                    offset,
+                    size,
+                    available,
+                } if available < size => Some((offset, name.clone(), size, available)),
+                _ => None,
+            })
+            .collect();
+        truncated.sort();
+        let truncated = truncated
+            .into_iter()
+            .map(|(_, name, size, available)| (name, size, available))
+            .collect();
         Ok(TarIndex {
             path: path.to_path_buf(),
             members,
+            truncated,
             _temp: None,
         })
     }
@@ -63,6 +95,20 @@ impl TarIndex {
             TarIndex::open(temp.path()).map_err(|e| e.context("reading the image from stdin"))?;
         idx._temp = Some(temp);
         Ok(idx)
+    }
+
+    /// What is wrong with the archive but does not stop reading it: each truncated member
+    /// (reading that member fails).
+    pub fn warnings(&self) -> Vec<String> {
+        self.truncated
+            .iter()
+            .map(|(name, size, available)| {
+                format!(
+                    "the archive is truncated: member '{}' claims {size} bytes but the file ends after {available} of them",
+                    escape_bytes(name.as_bytes())
+                )
+            })
+            .collect()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -83,12 +129,23 @@ impl TarIndex {
 
     /// Open a member's bytes.
     pub fn open_member(&self, name: &str) -> Result<io::Take<File>> {
-        let Member::File { offset, size } = self.resolve(name)? else {
+        let Member::File {
+            offset,
+            size,
+            available,
+        } = self.resolve(name)?
+        else {
             return Err(invalid(format!("archive member '{name}' is not a file")));
         };
-        let mut f =
-            File::open(&self.path).with_context(|| format!("opening '{}'", self.path.display()))?;
-        f.seek(SeekFrom::Start(offset))?;
+        if available < size {
+            return Err(invalid(format!(
+                "archive member '{}' is truncated: its header claims {size} bytes but the file ends after {available} of them",
+                escape_bytes(name.as_bytes())
+            )));
+        }
+        let mut f = File::open(&self.path).map_err(|e| image_io(e, &self.path))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| image_io(e, &self.path))?;
         Ok(f.take(size))
     }
 
@@ -126,7 +183,8 @@ impl TarIndex {
     }
 }
 
-fn index(file: File) -> Result<HashMap<String, Member>> {
+/// The members of the tar `file`, which is `len` bytes long.
+fn index(file: File, len: u64) -> Result<HashMap<String, Member>> {
     let mut archive = tar::Archive::new(file);
     let mut members = HashMap::new();
     for entry in archive.entries_with_seek()? {
@@ -147,10 +205,15 @@ fn index(file: File) -> Result<HashMap<String, Member>> {
             )));
         };
         let member = match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
-                offset: entry.raw_file_position(),
-                size: entry.size(),
-            },
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let offset = entry.raw_file_position();
+                let size = entry.size();
+                Member::File {
+                    offset,
+                    size,
+                    available: size.min(len.saturating_sub(offset)),
+                }
+            }
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
@@ -263,6 +326,28 @@ mod tests {
         let f = tar_of(&[("a", b"one"), ("./a", b"two")]);
         let e = TarIndex::open(f.path()).err().unwrap();
         assert!(format!("{e:#}").contains("appears twice"), "{e:#}");
+    }
+
+    #[test]
+    fn truncated_members_are_recorded_and_refused() {
+        let f = tar_of(&[("a", b"one"), ("b", &[7u8; 2000])]);
+        let mut bytes = std::fs::read(f.path()).unwrap();
+        // Headers of a and b, a's data block, then 100 of b's 2000 bytes.
+        bytes.truncate(512 * 3 + 100);
+        std::fs::write(f.path(), &bytes).unwrap();
+        let idx = TarIndex::open(f.path()).unwrap();
+        assert_eq!(idx.read_member("a", 10).unwrap(), b"one");
+        let warnings = idx.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("member 'b' claims 2000 bytes but the file ends after 100"),
+            "{warnings:?}"
+        );
+        let e = idx.open_member("b").err().unwrap();
+        assert!(e.is::<crate::error::InvalidImage>(), "{e:#}");
+        assert!(format!("{e:#}").contains("'b' is truncated"), "{e:#}");
+        let whole = tar_of(&[("a", b"one")]);
+        assert!(TarIndex::open(whole.path()).unwrap().warnings().is_empty());
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub struct Image {
     store: Store,
     index: ImageIndex,
     index_raw: Vec<u8>,
+    /// Indexes made here for platform sets (several manifests of index.json under one tag),
+    /// by hex digest: their bytes, served like blobs.
+    made: HashMap<String, Vec<u8>>,
+    /// The tag of each platform set, by the digest of its made index.
+    sets: HashMap<String, String>,
+    /// Problems that do not stop reading (a truncated archive member nothing needs).
+    warnings: Vec<String>,
 }
 
 impl Image {
@@ -95,18 +102,48 @@ impl Image {
                 "index.json of '{what}' lists more than {MAX_ENTRIES} manifests"
             )));
         }
+        check_embedded(index.manifests().iter())
+            .with_context(|| format!("reading index.json of '{what}'"))?;
+        let warnings = match &store {
+            Store::Layout(_) => Vec::new(),
+            Store::Archive(tar) | Store::Docker { tar, .. } => tar
+                .warnings()
+                .into_iter()
+                .map(|w| format!("'{what}': {w}"))
+                .collect(),
+        };
+        let (index, made, sets) = platform_sets(index)?;
         Ok(Image {
             reference: reference.clone(),
             form,
             store,
             index,
             index_raw,
+            made,
+            sets,
+            warnings,
         })
     }
 
-    /// The top-level `index.json` (made from manifest.json for docker archives).
+    /// The top-level `index.json` (made from manifest.json for docker archives), with each
+    /// platform set (several manifests under one tag) as one entry naming an index made for
+    /// it (see `is_platform_set`).
     pub fn index(&self) -> &ImageIndex {
         &self.index
+    }
+
+    /// True when `desc` is an index made for a platform set of index.json: manifests that
+    /// index.json lists under one tag, one per platform, as several tools write a
+    /// multi-platform layout. Its bytes are not stored in the image.
+    pub fn is_platform_set(&self, desc: &Descriptor) -> bool {
+        self.sets.contains_key(&desc.digest().to_string())
+    }
+
+    /// Problems found while opening that do not stop reading (a truncated archive member
+    /// that nothing read so far needs). The commands print them as warnings; `inspect
+    /// --verify` counts them as problems.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     pub fn index_raw(&self) -> &[u8] {
@@ -116,6 +153,15 @@ impl Image {
     /// A blob's bytes, verified as they are read (call `drain` when stopping early).
     pub fn open_blob(&self, desc: &Descriptor) -> Result<VerifyingReader<Box<dyn Read + '_>>> {
         let hex = sha256_hex(desc)?;
+        if let Some(bytes) = self.made.get(hex) {
+            let raw: Box<dyn Read + '_> = Box::new(io::Cursor::new(bytes.as_slice()));
+            return Ok(VerifyingReader::new(
+                raw,
+                hex,
+                desc.size(),
+                format!("blob sha256:{hex}"),
+            ));
+        }
         let raw: Box<dyn Read + '_> = match &self.store {
             Store::Layout(dir) => Box::new(
                 dir.open_file(&LayoutDir::blob_rel(hex))
@@ -266,6 +312,8 @@ impl Image {
             )));
         }
         check_declared(desc, index.media_type().as_ref())?;
+        check_embedded(index.manifests().iter())
+            .with_context(|| format!("reading index {}", desc.digest()))?;
         Ok((index, raw))
     }
 
@@ -281,6 +329,12 @@ impl Image {
             )));
         }
         check_declared(desc, m.media_type().as_ref())?;
+        check_embedded(
+            std::iter::once(m.config())
+                .chain(m.layers())
+                .chain(m.subject().as_ref()),
+        )
+        .with_context(|| format!("reading manifest {}", desc.digest()))?;
         if !is_config(m.config().media_type()) {
             return Err(invalid(format!(
                 "manifest {} has a config of type {}, not an image config",
@@ -342,6 +396,25 @@ impl Image {
                 None => self.select_desc(&d)?.platform,
             };
             out.push((d, platform));
+        }
+        if let Some(tag) = self.sets.get(&top.digest().to_string()) {
+            // index.json lists these under one tag: two for one platform leave no way to
+            // choose.
+            for (i, (d, p)) in out.iter().enumerate() {
+                if let Some((other, _)) = out[..i]
+                    .iter()
+                    .find(|(o, op)| op == p && o.digest() != d.digest())
+                {
+                    return Err(invalid(format!(
+                        "'{}' lists two images for {p} under tag '{}': {} and {} \
+                         (name one by its digest: IMAGE@sha256:...)",
+                        self.path_text(),
+                        crate::error::escape_bytes(tag.as_bytes()),
+                        other.digest(),
+                        d.digest()
+                    )));
+                }
+            }
         }
         Ok(out)
     }
@@ -424,6 +497,120 @@ fn missing(e: anyhow::Error, hex: &str) -> anyhow::Error {
     } else {
         e
     }
+}
+
+/// Descriptors' embedded `data` (OCI 1.1, base64) must be exactly the content they describe:
+/// its size and its digest.
+fn check_embedded<'a>(descs: impl Iterator<Item = &'a Descriptor>) -> Result<()> {
+    for desc in descs {
+        let Some(data) = desc.data() else { continue };
+        let bytes = crate::digest::decode_base64(data).ok_or_else(|| {
+            invalid(format!(
+                "the embedded data of descriptor {} is not valid base64",
+                desc.digest()
+            ))
+        })?;
+        if bytes.len() as u64 != desc.size() {
+            return Err(invalid(format!(
+                "the embedded data of descriptor {} is {} bytes, but the descriptor says {}",
+                desc.digest(),
+                bytes.len(),
+                desc.size()
+            )));
+        }
+        let d = desc.digest();
+        let algorithm = d.algorithm().to_string();
+        match crate::digest::has_digest(&algorithm, d.digest(), &bytes) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(invalid(format!(
+                    "the embedded data of descriptor {d} does not match its digest"
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "the embedded data of descriptor {d} cannot be checked: \
+                     unsupported digest algorithm"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// index.json's entries with each platform set replaced by one entry: several distinct
+/// manifests under one tag (how several tools write a multi-platform layout) become an
+/// index made here, listed under that tag, so that they are chosen from by platform
+/// exactly like an image index's. Returns the new index, the made indexes' bytes by hex
+/// digest, and each set's tag by digest.
+#[allow(clippy::type_complexity)]
+fn platform_sets(
+    index: ImageIndex,
+) -> Result<(
+    ImageIndex,
+    HashMap<String, Vec<u8>>,
+    HashMap<String, String>,
+)> {
+    let entries = index.manifests();
+    let mut made = HashMap::new();
+    let mut sets = HashMap::new();
+    let mut out: Vec<Descriptor> = Vec::new();
+    let mut done: Vec<&str> = Vec::new();
+    for d in entries {
+        let Some(tag) = manifest::ref_name(d) else {
+            out.push(d.clone());
+            continue;
+        };
+        if done.contains(&tag) {
+            continue;
+        }
+        done.push(tag);
+        let mut members: Vec<&Descriptor> = Vec::new();
+        for e in entries
+            .iter()
+            .filter(|e| manifest::ref_name(e) == Some(tag))
+        {
+            if !members.iter().any(|m| m.digest() == e.digest()) {
+                members.push(e);
+            }
+        }
+        if members.len() < 2 || !members.iter().all(|m| is_manifest(m.media_type())) {
+            out.extend(
+                entries
+                    .iter()
+                    .filter(|e| manifest::ref_name(e) == Some(tag))
+                    .cloned(),
+            );
+            continue;
+        }
+        let listed: Vec<Descriptor> = members
+            .iter()
+            .map(|m| {
+                let mut m = (*m).clone();
+                if let Some(mut ann) = m.annotations().clone() {
+                    ann.remove(manifest::ANNOTATION_REF_NAME);
+                    m.set_annotations((!ann.is_empty()).then_some(ann));
+                }
+                m
+            })
+            .collect();
+        let set = manifest::build_index(listed, &[])?;
+        let raw = canonical::to_vec(&set, "an index for a platform set")?;
+        let sum = Sha256Sum::of(&raw);
+        let desc = manifest::tagged(
+            &manifest::descriptor(MediaType::ImageIndex, &sum, raw.len() as u64),
+            Some(tag),
+        );
+        sets.insert(sum.prefixed(), tag.to_owned());
+        made.insert(sum.hex().to_owned(), raw);
+        out.push(desc);
+    }
+    if sets.is_empty() {
+        return Ok((index, made, sets));
+    }
+    let mut index = index;
+    index.set_manifests(out);
+    Ok((index, made, sets))
 }
 
 /// The 64 hex characters of a descriptor's sha256 digest; anything else is refused before
@@ -641,4 +828,86 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_entry(byte: u8, tag: Option<&str>) -> Descriptor {
+        let sum = Sha256Sum::of(&[byte]);
+        manifest::tagged(
+            &manifest::descriptor(MediaType::ImageManifest, &sum, 1),
+            tag,
+        )
+    }
+
+    #[test]
+    fn manifests_under_one_tag_become_one_index() {
+        let entries = vec![
+            manifest_entry(1, Some("latest")),
+            manifest_entry(2, Some("other")),
+            manifest_entry(3, Some("latest")),
+            manifest_entry(1, Some("latest")),
+        ];
+        let index = manifest::build_index(entries, &[]).unwrap();
+        let (index, made, sets) = platform_sets(index).unwrap();
+        let tops = index.manifests();
+        assert_eq!(tops.len(), 2, "{tops:?}");
+        assert_eq!(tops[0].media_type(), &MediaType::ImageIndex);
+        assert_eq!(manifest::ref_name(&tops[0]), Some("latest"));
+        assert_eq!(manifest::ref_name(&tops[1]), Some("other"));
+        assert_eq!(sets.get(&tops[0].digest().to_string()).unwrap(), "latest");
+        let raw = made.get(sha256_hex(&tops[0]).unwrap()).unwrap();
+        assert_eq!(Sha256Sum::of(raw).prefixed(), tops[0].digest().to_string());
+        let set = parse_index(raw).unwrap();
+        let listed: Vec<String> = set
+            .manifests()
+            .iter()
+            .map(|d| d.digest().to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                Sha256Sum::of(&[1]).prefixed(),
+                Sha256Sum::of(&[3]).prefixed()
+            ]
+        );
+        assert!(
+            set.manifests()
+                .iter()
+                .all(|d| manifest::ref_name(d).is_none())
+        );
+    }
+
+    #[test]
+    fn single_images_and_indexes_are_left_alone() {
+        let mut an_index = manifest_entry(4, Some("multi"));
+        an_index.set_media_type(MediaType::ImageIndex);
+        let entries = vec![
+            manifest_entry(1, Some("a")),
+            manifest_entry(2, None),
+            manifest_entry(3, None),
+            an_index.clone(),
+            manifest_entry(5, Some("multi")),
+        ];
+        let index = manifest::build_index(entries.clone(), &[]).unwrap();
+        let (index, made, sets) = platform_sets(index).unwrap();
+        assert_eq!(index.manifests(), &entries);
+        assert!(made.is_empty() && sets.is_empty());
+    }
+
+    #[test]
+    fn embedded_data_must_be_the_content() {
+        let content = b"{}";
+        let mut d = manifest::descriptor(MediaType::ImageConfig, &Sha256Sum::of(content), 2);
+        assert!(check_embedded(std::iter::once(&d)).is_ok());
+        d.set_data(Some("e30=".into()));
+        assert!(check_embedded(std::iter::once(&d)).is_ok());
+        for bad in ["e31=", "e30", "e30AAA==", "!!!!"] {
+            d.set_data(Some(bad.into()));
+            let e = check_embedded(std::iter::once(&d)).unwrap_err();
+            assert!(e.is::<crate::error::InvalidImage>(), "{bad}: {e:#}");
+        }
+    }
 }
