@@ -330,6 +330,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
 
+    /// Build the image a second time (walking and reading the tree again) and fail, writing
+    /// nothing, unless every blob is byte-identical; names the first blob and tar entry that
+    /// differ
+    #[arg(long)]
+    pub check_reproducible: bool,
+
     /// Print a JSON document describing the image instead of the digest
     #[arg(long)]
     pub json: bool,

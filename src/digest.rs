@@ -17,7 +17,8 @@ impl Sha256Sum {
         Sha256Sum::from_hasher(Sha256::new_with_prefix(bytes))
     }
 
-    fn from_hasher(hasher: Sha256) -> Sha256Sum {
+    /// The digest of everything fed to `hasher`.
+    pub fn from_hasher(hasher: Sha256) -> Sha256Sum {
         let bytes = hasher.finalize();
         let mut hex = String::with_capacity(64);
         for b in bytes {

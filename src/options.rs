@@ -3,14 +3,15 @@
 //! would be accepted.
 
 use std::io::IsTerminal;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::cli::{BuildArgs, CompressionChoice, OutputFormat};
 use crate::compress::{Algorithm, Compression};
-use crate::context::IgnoreOptions;
 use crate::context::dockerignore::DockerIgnore;
+use crate::context::{IgnoreOptions, OutputInContext};
 use crate::error::UsageError;
 use crate::image::Platform;
 use crate::image::config::ImageSettings;
@@ -36,6 +37,8 @@ pub struct BuildOptions {
     pub compression: Compression,
     pub ignore: IgnoreOptions,
     pub source_date_epoch: Option<i64>,
+    /// `--check-reproducible`: build twice and compare every blob before committing.
+    pub check_reproducible: bool,
     pub json: bool,
 }
 
@@ -69,9 +72,10 @@ impl BuildOptions {
             }
             None => Target::Stdout,
         };
-        if let Target::Path(p) = &target {
-            refuse_output_inside(&context, p)?;
-        }
+        let output_in_context = match &target {
+            Target::Path(p) => output_inside(&context, p, format)?,
+            Target::Stdout => None,
+        };
         let platforms = parse_platforms(&args.platform)?;
         let base = args
             .base
@@ -80,8 +84,8 @@ impl BuildOptions {
             .transpose()?;
         let source_date_epoch = match (&args.source_date_epoch, env_epoch) {
             (Some(v), _) => Some(parse_epoch("--source-date-epoch", v)?),
-            (None, Some(v)) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", &v)?),
-            _ => None,
+            (None, Some(v)) => Some(parse_epoch("SOURCE_DATE_EPOCH", &v)?),
+            (None, None) => None,
         };
         let algorithm = match args.compression {
             CompressionChoice::Gzip => Algorithm::Gzip,
@@ -154,8 +158,10 @@ impl BuildOptions {
             ignore: IgnoreOptions {
                 no_ignore: args.no_ignore,
                 extra,
+                output: output_in_context,
             },
             source_date_epoch,
+            check_reproducible: args.check_reproducible,
             json: args.json,
         })
     }
@@ -181,30 +187,47 @@ fn resolve_context(path: &Path) -> Result<PathBuf> {
     Ok(resolved)
 }
 
-/// The output must not land inside the context: the build would read its own output.
-fn refuse_output_inside(context: &Path, output: &Path) -> Result<()> {
+/// Where the output lands relative to the context. An output file inside the context
+/// (`build . -o app.tar`, the common way to run a builder) is left out of the walk, with its
+/// temporary files; an output directory there (`--format oci-dir`) is refused, since the
+/// build would read the layout it is writing.
+fn output_inside(context: &Path, output: &Path, format: Format) -> Result<Option<OutputInContext>> {
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let Ok(parent) = std::fs::canonicalize(parent) else {
-        return Ok(()); // the sink reports a missing directory with its own message
+        return Ok(None); // the sink reports a missing directory with its own message
     };
     let full = match output.file_name() {
         Some(name) => parent.join(name),
-        None => parent,
+        None => parent.clone(),
     };
-    if full.starts_with(context) {
-        return Err(usage_hint(
+    let Ok(rel_dir) = parent.strip_prefix(context) else {
+        return Ok(None);
+    };
+    let refuse = || {
+        Err(usage_hint(
             format!(
-                "output '{}' is inside the build context '{}'",
+                "output directory '{}' is inside the build context '{}'",
                 output.display(),
                 context.display()
             ),
-            "write the image outside the directory being built",
-        ));
+            "write the layout outside the directory being built, or write an archive \
+             (-o app.tar), which may sit inside it",
+        ))
+    };
+    let name = match output.file_name() {
+        Some(n) if n != ".." => n,
+        _ => return refuse(),
+    };
+    if format == Format::OciDir || full == context || full.is_dir() {
+        return refuse();
     }
-    Ok(())
+    Ok(Some(OutputInContext {
+        rel_dir: rel_dir.as_os_str().as_bytes().to_vec(),
+        name: name.as_bytes().to_vec(),
+    }))
 }
 
 pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
@@ -225,6 +248,15 @@ pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
 
 pub(crate) fn parse_epoch(name: &str, v: &str) -> Result<i64> {
     let t = v.trim();
+    if t.is_empty() {
+        // `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)` outside a repository gives this; a
+        // build that ignored it would silently not be reproducible.
+        return Err(usage_hint(
+            format!("{name} is set but empty: expected a whole number of seconds since 1970-01-01"),
+            "unset it for a build stamped with the current time, or set it, for example \
+             SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) inside a git checkout",
+        ));
+    }
     match t.parse::<i64>() {
         Ok(n) if (0..=253_402_300_799).contains(&n) => Ok(n),
         _ => Err(usage_hint(
@@ -346,13 +378,15 @@ fn parse_prefix(v: &str) -> Result<Vec<u8>> {
     Ok(parts.join("/").into_bytes())
 }
 
+/// A `-t/--tag` value must be a reference that `podman load` and registries accept.
 pub(crate) fn check_tag(tag: &str) -> Result<()> {
-    if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(usage(format!(
-            "invalid --tag '{tag}': expected NAME[:TAG] without spaces"
-        )));
-    }
-    Ok(())
+    crate::image::reference::check_tag_reference(tag).map_err(|why| {
+        usage_hint(
+            format!("invalid --tag '{tag}': {why}"),
+            "a tag looks like NAME:TAG or HOST[:PORT]/PATH/NAME:TAG, for example app:1.4 or \
+             localhost:5000/team/app:1.4 (repository names are lowercase)",
+        )
+    })
 }
 
 #[cfg(test)]

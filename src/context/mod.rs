@@ -7,7 +7,7 @@
 pub mod dockerignore;
 pub mod walk;
 
-pub use walk::{IgnoreOptions, walk};
+pub use walk::{IgnoreOptions, OutputInContext, walk};
 
 /// What kind of thing an entry is, as stored in the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]

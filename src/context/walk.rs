@@ -31,6 +31,35 @@ pub struct IgnoreOptions {
     pub no_ignore: bool,
     /// `--ignore-file FILE`: more patterns in `.dockerignore` syntax, after the root file's.
     pub extra: Option<DockerIgnore>,
+    /// The build's own output file when it lies inside the context (`build . -o app.tar`):
+    /// it and its temporary files beside it are never walked, whatever the ignore rules.
+    pub output: Option<OutputInContext>,
+}
+
+/// Where the output file sits inside the context, context-relative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputInContext {
+    /// The directory holding it (empty for the context root).
+    pub rel_dir: Vec<u8>,
+    /// Its file name.
+    pub name: Vec<u8>,
+}
+
+impl OutputInContext {
+    /// The output itself, or one of the temporary files written beside it
+    /// (`.NAME.imgbuild-…`).
+    fn covers(&self, rel_dir: &[u8], name: &[u8]) -> bool {
+        if rel_dir != self.rel_dir.as_slice() {
+            return false;
+        }
+        if name == self.name.as_slice() {
+            return true;
+        }
+        let mut temp = b".".to_vec();
+        temp.extend_from_slice(&self.name);
+        temp.extend_from_slice(b".imgbuild-");
+        name.starts_with(&temp)
+    }
 }
 
 /// Walk the context rooted at `root` (an existing directory).
@@ -59,6 +88,7 @@ pub fn walk(root: &Path, options: &IgnoreOptions) -> Result<Context> {
     }
     let mut walker = Walker {
         root: root.to_path_buf(),
+        output: options.output.clone(),
         docker,
         use_gitignore: !options.no_ignore,
         gitignores: Vec::new(),
@@ -72,6 +102,7 @@ pub fn walk(root: &Path, options: &IgnoreOptions) -> Result<Context> {
 
 struct Walker {
     root: PathBuf,
+    output: Option<OutputInContext>,
     docker: DockerIgnore,
     use_gitignore: bool,
     /// `.gitignore` matchers of the directories being visited, outermost first.
@@ -117,6 +148,14 @@ impl Walker {
 
             if name == ".git" {
                 self.ignore(&rel, is_dir, ".git is never included".into());
+                continue;
+            }
+            if self
+                .output
+                .as_ref()
+                .is_some_and(|o| o.covers(rel_dir, name.as_bytes()))
+            {
+                self.ignore(&rel, is_dir, "the output of this build".into());
                 continue;
             }
             let (excluded, reason) = self.decide(&rel, &full, is_dir, dir_excluded);

@@ -103,6 +103,165 @@ impl fmt::Display for ImageRef {
     }
 }
 
+/// Check a `-t/--tag` value against the reference grammar that registries, Docker and
+/// podman use: `[HOST[:PORT]/]PATH[:TAG]`. PATH is one or more `/`-separated components of
+/// lowercase letters and digits, joined inside a component by `.`, `_`, `__` or runs of
+/// `-`; TAG is `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`; HOST is a first component that contains
+/// `.` or `:`, is `localhost`, or has an uppercase letter (Docker's rule), made of DNS labels
+/// (or a bracketed IPv6 address) with an optional numeric port. Returns what is wrong.
+pub fn check_tag_reference(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("it is empty".into());
+    }
+    if value.len() > 255 {
+        return Err(format!(
+            "it is {} bytes long; at most 255 are allowed",
+            value.len()
+        ));
+    }
+    if value.contains('@') {
+        return Err("a digest ('@…') cannot be given to a tag; name and tag only".into());
+    }
+    let (host, rest) = match value.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (Some(first), rest)
+        }
+        _ => (None, value),
+    };
+    if let Some(host) = host {
+        check_host(host)?;
+    }
+    // The tag is what follows the first ':' (the path itself never holds one).
+    let (path, tag) = match rest.split_once(':') {
+        Some((path, tag)) => (path, Some(tag)),
+        None => (rest, None),
+    };
+    if path.is_empty() {
+        return Err("the repository name is missing".into());
+    }
+    for component in path.split('/') {
+        check_path_component(component)?;
+    }
+    if let Some(tag) = tag {
+        check_tag_part(tag)?;
+    }
+    Ok(())
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    let (name, port) = if let Some(v6) = host.strip_prefix('[') {
+        let Some((addr, after)) = v6.split_once(']') else {
+            return Err(format!("registry host '{host}' has an unclosed '['"));
+        };
+        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+            return Err(format!("registry host '{host}' is not an IPv6 address"));
+        }
+        match after {
+            "" => return Ok(()),
+            p => (
+                None,
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("registry host '{host}' has text after ']'"))?,
+                ),
+            ),
+        }
+    } else {
+        match host.split_once(':') {
+            Some((n, p)) => (Some(n), Some(p)),
+            None => (Some(host), None),
+        }
+    };
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!("registry port in '{host}' must be a number"));
+    }
+    if let Some(name) = name {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !name.split('.').all(label_ok) {
+            return Err(format!(
+                "registry host '{host}' is not a host name (letters, digits, '-' and '.')"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_path_component(c: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("repository component '{c}' {why}"));
+    if c.is_empty() {
+        return bad("is empty (two '/' in a row, or one at an end)");
+    }
+    if c.bytes().any(|b| b.is_ascii_uppercase()) {
+        return bad("has uppercase letters; repository names are lowercase");
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = c.as_bytes();
+    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return bad("must start and end with a lowercase letter or digit");
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if alnum(b) {
+            i += 1;
+            continue;
+        }
+        // A separator: '.', '_', '__', or a run of '-', each followed by an alphanumeric.
+        let start = i;
+        match b {
+            b'.' => i += 1,
+            b'_' => {
+                i += if bytes.get(i + 1) == Some(&b'_') {
+                    2
+                } else {
+                    1
+                }
+            }
+            b'-' => {
+                while bytes.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return bad("may hold only lowercase letters, digits, '.', '_' and '-'"),
+        }
+        if !bytes.get(i).copied().is_some_and(alnum) {
+            let sep = &c[start..i.min(c.len())];
+            return bad(&format!("has '{sep}' where a letter or digit must follow"));
+        }
+    }
+    Ok(())
+}
+
+fn check_tag_part(tag: &str) -> Result<(), String> {
+    let mut chars = tag.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    if tag.is_empty() {
+        return Err("the tag after ':' is empty".into());
+    }
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(format!(
+            "tag '{tag}' may hold only letters, digits, '_', '.' and '-', and must not start with '.' or '-'"
+        ));
+    }
+    if tag.len() > 128 {
+        return Err(format!("tag '{tag}' is longer than 128 characters"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +344,56 @@ mod tests {
             let e = ImageRef::parse(arg).unwrap_err();
             assert!(e.contains(needle), "{arg}: {e}");
         }
+    }
+
+    #[test]
+    fn tag_references() {
+        for ok in [
+            "app",
+            "app:1",
+            "app:1.4-rc_2",
+            "org/app:latest",
+            "org/a.b__c-d---e/f_g:_x",
+            "localhost/app:1",
+            "localhost:5000/app:1",
+            "registry.example.com:8443/team/app:v1",
+            "Gitea.Local/app:1",
+            "[::1]:5000/app:1",
+            "latest",
+        ] {
+            assert_eq!(check_tag_reference(ok), Ok(()), "{ok}");
+        }
+        for (bad, needle) in [
+            ("", "empty"),
+            ("App:1", "uppercase"),
+            ("app:1:2", "tag '1:2'"),
+            ("a/b:", "tag after ':' is empty"),
+            ("app:.x", "must not start"),
+            ("app:-x", "must not start"),
+            ("-app", "start and end"),
+            ("app-", "start and end"),
+            ("a..b", "'.' where"),
+            ("a___b", "'__' where"),
+            ("a//b", "empty"),
+            ("app/", "empty"),
+            ("/app", "empty"),
+            ("app@sha256:00", "digest"),
+            ("host:port/app", "port"),
+            ("ho_st.com/app", "host name"),
+            ("localhost:5000/", "missing"),
+            ("app:1 2", "tag '1 2'"),
+            ("app:é", "tag"),
+        ] {
+            let e = check_tag_reference(bad).expect_err(bad);
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+        let long_tag = format!("app:{}", "t".repeat(129));
+        assert!(check_tag_reference(&long_tag).unwrap_err().contains("128"));
+        assert!(
+            check_tag_reference(&"a".repeat(256))
+                .unwrap_err()
+                .contains("255")
+        );
     }
 
     #[test]

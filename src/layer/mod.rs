@@ -9,4 +9,4 @@ pub mod reader;
 pub mod writer;
 
 pub use header::HeaderOptions;
-pub use writer::{LayerDescriptor, LayerWriter};
+pub use writer::{EntryDigest, LayerDescriptor, LayerWriter};

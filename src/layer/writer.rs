@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::MediaType;
+use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
 use super::header::{self, HeaderOptions, RawEntry};
@@ -44,6 +45,42 @@ pub struct LayerWriter<W: Write> {
     media_type: MediaType,
     header_buf: Vec<u8>,
     copy_buf: Vec<u8>,
+    /// With `record_entries`: a digest of each entry's tar bytes, to name the first entry
+    /// where two builds differ (`--check-reproducible`).
+    log: Option<EntryLog>,
+}
+
+/// One tar entry of a layer: its path and the sha256 of all its bytes in the tar (headers,
+/// content and padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryDigest {
+    pub path: Vec<u8>,
+    pub digest: Sha256Sum,
+}
+
+struct EntryLog {
+    done: Vec<EntryDigest>,
+    current: Option<(Vec<u8>, Sha256)>,
+}
+
+impl EntryLog {
+    fn start(&mut self, path: &[u8]) {
+        self.end();
+        self.current = Some((path.to_vec(), Sha256::new()));
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        if let Some((_, h)) = &mut self.current {
+            h.update(bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some((path, h)) = self.current.take() {
+            let digest = Sha256Sum::from_hasher(h);
+            self.done.push(EntryDigest { path, digest });
+        }
+    }
 }
 
 impl<W: Write> LayerWriter<W> {
@@ -59,7 +96,43 @@ impl<W: Write> LayerWriter<W> {
             media_type: compression.media_type(),
             header_buf: Vec::with_capacity(2048),
             copy_buf: vec![0; COPY_CHUNK],
+            log: None,
         })
+    }
+
+    /// Also keep a digest of every entry's tar bytes (see `entry_digests`). It costs one
+    /// more hash of the layer, so only `--check-reproducible` asks for it.
+    pub fn record_entries(&mut self) {
+        self.log = Some(EntryLog {
+            done: Vec::new(),
+            current: None,
+        });
+    }
+
+    /// The digests of the entries appended so far, in tar order (empty unless
+    /// `record_entries` was called).
+    pub fn entry_digests(&mut self) -> Vec<EntryDigest> {
+        match &mut self.log {
+            Some(log) => {
+                log.end();
+                std::mem::take(&mut log.done)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Write layer bytes, and hash them into the current entry's digest when recording.
+    fn emit(out: &mut Pipeline<W>, log: &mut Option<EntryLog>, bytes: &[u8]) -> Result<()> {
+        if let Some(log) = log {
+            log.update(bytes);
+        }
+        out.write_all(bytes).context("writing layer")
+    }
+
+    fn start_entry(&mut self, path: &[u8]) {
+        if let Some(log) = &mut self.log {
+            log.start(path);
+        }
     }
 
     /// A directory entry that is not in the context (the parents of `--prefix`).
@@ -84,9 +157,8 @@ impl<W: Write> LayerWriter<W> {
             },
             &mut self.header_buf,
         )?;
-        self.out
-            .write_all(&self.header_buf)
-            .context("writing layer")
+        self.start_entry(path);
+        Self::emit(&mut self.out, &mut self.log, &self.header_buf)
     }
 
     /// Append one context entry; regular files are read from under `root`.
@@ -101,22 +173,16 @@ impl<W: Write> LayerWriter<W> {
         self.header_buf.clear();
         header::encode_entry(entry, opts, &mut self.header_buf)
             .with_context(|| format!("adding '{}' to the layer", entry.display_path()))?;
+        self.start_entry(&entry.rel_path);
         if entry.kind != EntryKind::File {
-            self.out
-                .write_all(&self.header_buf)
-                .context("writing layer")?;
-            return Ok(());
+            return Self::emit(&mut self.out, &mut self.log, &self.header_buf);
         }
         let path = host_path(root, &entry.rel_path);
         let mut file = open_checked(&path, entry)?;
-        self.out
-            .write_all(&self.header_buf)
-            .context("writing layer")?;
+        Self::emit(&mut self.out, &mut self.log, &self.header_buf)?;
         self.copy_exact(&mut file, entry, progress)?;
         let pad = header::padding(entry.size);
-        self.out
-            .write_all(&[0u8; 512][..pad])
-            .context("writing layer")?;
+        Self::emit(&mut self.out, &mut self.log, &[0u8; 512][..pad])?;
         let after = file
             .metadata()
             .with_context(|| format!("reading metadata of '{}'", entry.display_path()))?;
@@ -150,9 +216,7 @@ impl<W: Write> LayerWriter<W> {
                     return Err(e).with_context(|| format!("reading '{}'", entry.display_path()));
                 }
             };
-            self.out
-                .write_all(&self.copy_buf[..n])
-                .context("writing layer")?;
+            Self::emit(&mut self.out, &mut self.log, &self.copy_buf[..n])?;
             left -= n as u64;
             progress.advance(n as u64, 0);
         }
@@ -172,6 +236,9 @@ impl<W: Write> LayerWriter<W> {
     /// Write the end-of-archive blocks, finish the compressor, and return the blob writer
     /// with the layer's digests and sizes.
     pub fn finish(mut self) -> Result<(W, LayerDescriptor)> {
+        if let Some(log) = &mut self.log {
+            log.end();
+        }
         self.out.write_all(&[0u8; 1024]).context("writing layer")?;
         let tar_hash = self
             .out

@@ -2,6 +2,7 @@
 //! layer (one pass) → per platform: base layers, config, manifest → index (several
 //! platforms) → index.json → result on stdout (the digest, or `--json`).
 
+mod check;
 mod report;
 
 use std::collections::HashSet;
@@ -20,10 +21,10 @@ use crate::error::escape_bytes;
 use crate::image::config::{build_config, rfc3339};
 use crate::image::source::{Image, Selected};
 use crate::image::{Platform, base, canonical, manifest};
-use crate::layer::{LayerDescriptor, LayerWriter};
+use crate::layer::{EntryDigest, LayerDescriptor, LayerWriter};
 use crate::options::BuildOptions;
 use crate::progress::{Progress, Stage};
-use crate::sink::{ImageRecord, LayerOut, Sink, Target};
+use crate::sink::{ImageRecord, Sink, Target};
 use crate::store::BlobStore;
 use crate::ui::Printer;
 
@@ -48,7 +49,11 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let opts = BuildOptions::from_args(args, std::env::var("SOURCE_DATE_EPOCH").ok(), now)?;
+    let opts = BuildOptions::from_args(
+        args,
+        std::env::var_os("SOURCE_DATE_EPOCH").map(|v| v.to_string_lossy().into_owned()),
+        now,
+    )?;
     let mut sink = Sink::prepare(opts.format, &opts.target)?;
     let store = sink.store()?;
 
@@ -106,7 +111,8 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
     let layer_started = Instant::now();
     let mtime = opts.settings.created.max(0) as u64;
     let blob = sink.layer_out(&store, mtime)?;
-    let (blob, layer) = write_layer(&opts, &ctx, blob, &skip_dirs, progress)?;
+    let check = opts.check_reproducible;
+    let (blob, layer, entries) = write_layer(&opts, &ctx, blob, &skip_dirs, check, progress)?;
     sink.commit_layer(&store, blob, &layer.digest, layer.size, mtime)?;
     let layer_ms = layer_started.elapsed().as_millis();
 
@@ -126,6 +132,21 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
     }
     let record = record_for(&opts, &built, &store)?;
     let top_digest = record.top.digest().to_string();
+    if check {
+        printer.status("Checking", "reproducibility: building a second time");
+        let first = check::Pass {
+            layer: layer.clone(),
+            entries,
+            built,
+            top: record.top.clone(),
+        };
+        check::check(&opts, base.as_ref(), &targets, &skip_dirs, &first)?;
+        built = first.built;
+        printer.status(
+            "Reproducible",
+            "a second build gave the same bytes for every blob",
+        );
+    }
     sink.finish(&record, mtime, Some(&layer.digest))?;
     let image_ms = image_started.elapsed().as_millis();
     progress.finish();
@@ -262,19 +283,24 @@ fn prefix_dirs_in_bases(
     Ok(common.unwrap_or_default())
 }
 
-/// Stream the context into one compressed layer blob.
-fn write_layer(
+/// Stream the context into one compressed layer blob; with `record`, also a digest of every
+/// tar entry (for `--check-reproducible`).
+fn write_layer<W: std::io::Write>(
     opts: &BuildOptions,
     ctx: &Context,
-    blob: LayerOut,
+    blob: W,
     skip_dirs: &HashSet<Vec<u8>>,
+    record: bool,
     progress: &dyn Progress,
-) -> Result<(LayerOut, LayerDescriptor)> {
+) -> Result<(W, LayerDescriptor, Vec<EntryDigest>)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(1);
     let mut writer = LayerWriter::new(blob, opts.compression, threads)
         .context("starting the layer compressor")?;
+    if record {
+        writer.record_entries();
+    }
     let header = &opts.header;
     if !header.prefix.is_empty() {
         // Parents of the prefix are synthesised (0755, root-owned); the prefix itself is the
@@ -300,7 +326,9 @@ fn write_layer(
     for entry in &ctx.entries {
         writer.append(&opts.context, entry, header, progress)?;
     }
-    writer.finish()
+    let entries = writer.entry_digests();
+    let (blob, layer) = writer.finish()?;
+    Ok((blob, layer, entries))
 }
 
 /// Config and manifest of one platform's image (after its base layers), stored.

@@ -1,0 +1,229 @@
+//! `build --check-reproducible`: the image is built a second time — the context walked
+//! again, every file read again, the layer compressed again, configs and manifests made
+//! again — into a scratch store, and every blob is compared with the first build's before
+//! the output is committed. A difference fails the build (exit 1) naming the first blob
+//! that differs and, for the layer, the first tar entry whose bytes differ.
+
+use std::collections::HashSet;
+
+use anyhow::{Context as _, Result, anyhow};
+use oci_spec::image::Descriptor;
+
+use super::{BuildTarget, Built, write_image, write_layer};
+use crate::context;
+use crate::error::escape_bytes;
+use crate::image::source::Image;
+use crate::layer::{EntryDigest, LayerDescriptor};
+use crate::options::BuildOptions;
+use crate::progress::NoProgress;
+use crate::store::BlobStore;
+
+/// What one build made: the layer, a digest per tar entry, each platform's image, and the
+/// top descriptor (the manifest, or the index of several).
+pub(super) struct Pass {
+    pub layer: LayerDescriptor,
+    pub entries: Vec<EntryDigest>,
+    pub built: Vec<Built>,
+    pub top: Descriptor,
+}
+
+/// Build everything again into a scratch store and compare it with `first`.
+pub(super) fn check(
+    opts: &BuildOptions,
+    base: Option<&Image>,
+    targets: &[BuildTarget],
+    skip_dirs: &HashSet<Vec<u8>>,
+    first: &Pass,
+) -> Result<()> {
+    let scratch = tempfile::Builder::new()
+        .prefix(".imgbuild-check-")
+        .tempdir()
+        .context("creating a scratch directory for the second build")?;
+    let store = BlobStore::create(scratch.path())?;
+    let ctx = context::walk(&opts.context, &opts.ignore).with_context(|| {
+        format!(
+            "walking build context '{}' again",
+            opts.context_arg.display()
+        )
+    })?;
+    let tmp = store.temp()?;
+    let file = tmp.reopen().context("opening the second build's layer")?;
+    let (_, layer, entries) = write_layer(opts, &ctx, file, skip_dirs, true, &NoProgress)
+        .context("building the layer a second time")?;
+    store.commit(tmp, &layer.digest)?;
+    let mut copied = HashSet::new();
+    let mut built = Vec::new();
+    for t in targets {
+        built.push(write_image(opts, base, t, &layer, &store, &mut copied)?);
+    }
+    let record = super::record_for(opts, &built, &store)?;
+    let second = Pass {
+        layer,
+        entries,
+        built,
+        top: record.top,
+    };
+    compare(first, &second)
+}
+
+/// The first difference between two builds, as an error; Ok when every blob is the same.
+pub(super) fn compare(a: &Pass, b: &Pass) -> Result<()> {
+    if a.layer.digest != b.layer.digest {
+        return Err(layer_difference(a, b));
+    }
+    for (x, y) in a.built.iter().zip(&b.built) {
+        let what = |kind: &str, d1: &dyn std::fmt::Display, d2: &dyn std::fmt::Display| {
+            not_reproducible(format!(
+                "the {kind} for {} differs between two builds: {d1}, then {d2}",
+                x.platform
+            ))
+        };
+        if x.config != y.config {
+            return Err(what("config", &x.config.prefixed(), &y.config.prefixed()));
+        }
+        if x.desc.digest() != y.desc.digest() {
+            return Err(what("manifest", x.desc.digest(), y.desc.digest()));
+        }
+    }
+    if a.built.len() != b.built.len() || a.top.digest() != b.top.digest() {
+        return Err(not_reproducible(format!(
+            "the image index differs between two builds: {}, then {}",
+            a.top.digest(),
+            b.top.digest()
+        )));
+    }
+    Ok(())
+}
+
+fn layer_difference(a: &Pass, b: &Pass) -> anyhow::Error {
+    let head = format!(
+        "the layer blob differs between two builds: {}, then {}",
+        a.layer.digest.prefixed(),
+        b.layer.digest.prefixed()
+    );
+    if a.layer.diff_id == b.layer.diff_id {
+        return not_reproducible(format!(
+            "{head}; its uncompressed tar is the same ({}), so the compressor gave other bytes \
+             for the same input",
+            a.layer.diff_id.prefixed()
+        ));
+    }
+    let first = a
+        .entries
+        .iter()
+        .zip(&b.entries)
+        .find(|(x, y)| x != y)
+        .map(|(x, y)| {
+            if x.path == y.path {
+                format!(
+                    "first differing tar entry: '{}' (its header or content changed)",
+                    escape_bytes(&x.path)
+                )
+            } else {
+                format!(
+                    "first differing tar entry: '{}', then '{}' at the same place",
+                    escape_bytes(&x.path),
+                    escape_bytes(&y.path)
+                )
+            }
+        })
+        .or_else(|| {
+            let (longer, which) = if a.entries.len() > b.entries.len() {
+                (&a.entries, "first")
+            } else {
+                (&b.entries, "second")
+            };
+            let shorter = a.entries.len().min(b.entries.len());
+            longer.get(shorter).map(|e| {
+                format!(
+                    "first differing tar entry: '{}', only in the {which} build",
+                    escape_bytes(&e.path)
+                )
+            })
+        })
+        .unwrap_or_else(|| "every tar entry is the same".into());
+    not_reproducible(format!("{head}; {first}"))
+}
+
+fn not_reproducible(message: String) -> anyhow::Error {
+    anyhow!("{message}").context("the build is not reproducible; nothing was written")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Sha256Sum;
+    use oci_spec::image::MediaType;
+
+    fn entry(path: &str, content: &str) -> EntryDigest {
+        EntryDigest {
+            path: path.as_bytes().to_vec(),
+            digest: Sha256Sum::of(content.as_bytes()),
+        }
+    }
+
+    fn pass(digest: &str, diff_id: &str, entries: Vec<EntryDigest>) -> Pass {
+        let top = Descriptor::new(MediaType::ImageManifest, 2, Sha256Sum::of(b"top").to_oci());
+        Pass {
+            layer: LayerDescriptor {
+                media_type: MediaType::ImageLayerGzip,
+                digest: Sha256Sum::of(digest.as_bytes()),
+                size: 1,
+                diff_id: Sha256Sum::of(diff_id.as_bytes()),
+                tar_size: 1,
+            },
+            entries,
+            built: Vec::new(),
+            top,
+        }
+    }
+
+    fn message(e: anyhow::Error) -> String {
+        format!("{e:#}")
+    }
+
+    #[test]
+    fn names_the_first_differing_entry() {
+        let a = pass(
+            "x",
+            "t1",
+            vec![entry("a", "1"), entry("b", "2"), entry("c", "3")],
+        );
+        let b = pass(
+            "y",
+            "t2",
+            vec![entry("a", "1"), entry("b", "X"), entry("c", "Y")],
+        );
+        let m = message(compare(&a, &b).unwrap_err());
+        assert!(m.contains("first differing tar entry: 'b'"), "{m}");
+        assert!(m.contains("not reproducible"), "{m}");
+    }
+
+    #[test]
+    fn names_an_entry_present_in_one_build_only() {
+        let a = pass("x", "t1", vec![entry("a", "1")]);
+        let b = pass("y", "t2", vec![entry("a", "1"), entry("new", "2")]);
+        let m = message(compare(&a, &b).unwrap_err());
+        assert!(m.contains("'new', only in the second build"), "{m}");
+        let m = message(compare(&b, &a).unwrap_err());
+        assert!(m.contains("'new', only in the first build"), "{m}");
+        let c = pass("x", "t1", vec![entry("a", "1"), entry("z", "2")]);
+        let m = message(compare(&c, &b).unwrap_err());
+        assert!(m.contains("'z', then 'new'"), "{m}");
+    }
+
+    #[test]
+    fn same_tar_other_blob_blames_the_compressor() {
+        let a = pass("x", "t", vec![entry("a", "1")]);
+        let b = pass("y", "t", vec![entry("a", "1")]);
+        let m = message(compare(&a, &b).unwrap_err());
+        assert!(m.contains("compressor gave other bytes"), "{m}");
+    }
+
+    #[test]
+    fn identical_builds_pass() {
+        let a = pass("x", "t", vec![entry("a", "1")]);
+        let b = pass("x", "t", vec![entry("a", "1")]);
+        compare(&a, &b).unwrap();
+    }
+}
