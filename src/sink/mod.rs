@@ -124,14 +124,13 @@ impl Sink {
             .with_hint("pass -o DIR, or use --format oci-archive with -o -")
             .into()),
             (Format::OciArchive | Format::DockerArchive, target) => {
-                let hint = "use --format oci-dir to write an image layout directory, or name a file";
+                let hint =
+                    "use --format oci-dir to write an image layout directory, or name a file";
                 match FileOutput::open(target, hint)? {
                     FileOutput::Stream(out) => {
-                        let staging = TempDir::create(
-                            tempfile::Builder::new().prefix("imgbuild-"),
-                            None,
-                        )
-                        .context("creating a temporary directory for the image")?;
+                        let staging =
+                            TempDir::create(tempfile::Builder::new().prefix("imgbuild-"), None)
+                                .context("creating a temporary directory for the image")?;
                         Ok(Sink::ArchiveStream { staging, out })
                     }
                     FileOutput::Atomic(out) => {
@@ -254,15 +253,8 @@ impl Sink {
             } => {
                 let store = BlobStore::create(staging.path())?;
                 let shown = out.shown().display().to_string();
-                oci_archive::write(
-                    &store,
-                    record,
-                    mtime,
-                    layer,
-                    layer_written,
-                    out.file_mut(),
-                )
-                .with_context(|| format!("writing '{shown}'"))?;
+                oci_archive::write(&store, record, mtime, layer, layer_written, out.file_mut())
+                    .with_context(|| format!("writing '{shown}'"))?;
                 out.commit()?;
                 drop(staging);
                 Ok(())

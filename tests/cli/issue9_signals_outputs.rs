@@ -124,7 +124,15 @@ fn mid_image() -> &'static Path {
                 fs::copy(big.join(name), ctx.join(name)).unwrap();
             }
             imgbuild_cmd(dir)
-                .args(["build", "ctx", "-o", "mid.tar", "--compression", "none", "-q"])
+                .args([
+                    "build",
+                    "ctx",
+                    "-o",
+                    "mid.tar",
+                    "--compression",
+                    "none",
+                    "-q",
+                ])
                 .env("SOURCE_DATE_EPOCH", EPOCH)
                 .timeout(Duration::from_secs(600))
                 .assert()
@@ -329,15 +337,15 @@ fn run_case(c: &Case) {
         signalled.elapsed().as_millis(),
         started.elapsed().as_millis()
     );
-    assert_eq!(status.code(), Some(c.code), "{}:\n{text}", c.name);
-    assert!(text.contains("interrupted"), "{}:\n{text}", c.name);
-    assert!(!text.contains("panicked"), "{}:\n{text}", c.name);
     assert_eq!(
         (tree_of(&out), tree_of(&tmp)),
         before,
         "{}: only what existed before may remain in out/ and TMPDIR\n{text}",
         c.name
     );
+    assert_eq!(status.code(), Some(c.code), "{}:\n{text}", c.name);
+    assert!(text.contains("interrupted"), "{}:\n{text}", c.name);
+    assert!(!text.contains("panicked"), "{}:\n{text}", c.name);
     assert_eq!(
         inputs.each_ref().map(|d| tree_of(d)),
         inputs_before,
@@ -354,7 +362,12 @@ fn build_cases(output: &[&str], stdout: StdoutTo, label: &str) -> Vec<Case> {
     let mut cases = vec![
         case(&format!("{label} walking"), &big, WALKING, 0),
         case(&format!("{label} layer"), &big, LAYER, 400),
-        case(&format!("{label} assembling the image"), &on_base, IMAGE, 300),
+        case(
+            &format!("{label} assembling the image"),
+            &on_base,
+            IMAGE,
+            300,
+        ),
     ];
     for (i, c) in cases.iter_mut().enumerate() {
         c.stdout = stdout;
@@ -498,7 +511,8 @@ fn mknod(path: &Path, kind: libc::mode_t, major: u32, minor: u32) {
 
 fn small_ctx() -> TestContext {
     let t = TestContext::new();
-    t.file("hello", "hello\n").file("dir/data", vec![7u8; 100_000]);
+    t.file("hello", "hello\n")
+        .file("dir/data", vec![7u8; 100_000]);
     t
 }
 
@@ -514,7 +528,11 @@ fn assert_no_temps(dir: &Path) {
         .into_iter()
         .filter(|p| p.contains("imgbuild-"))
         .collect();
-    assert!(left.is_empty(), "left behind in {}: {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        dir.display()
+    );
 }
 
 fn assert_char_dev(path: &Path, major: u32, minor: u32) {
@@ -580,20 +598,29 @@ fn issue_9_char_device_output_is_written_into_not_replaced() {
             assert_char_dev(&null, 1, 3);
         }
     }
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(fs::read_link(&link).unwrap(), null);
     assert_no_temps(&devs);
     assert_eq!(tree_of(&devs), ["null", "null-link"]);
 }
 
-/// Read everything from the fifo at `path` in a thread.
-fn fifo_reader(path: &Path) -> std::thread::JoinHandle<Vec<u8>> {
+/// Read everything from the fifo at `path` in a thread; what it read arrives on the channel.
+/// (If the fifo was replaced, the reader waits for a writer forever: the test then fails by
+/// timeout instead of hanging.)
+fn fifo_reader(path: &Path) -> mpsc::Receiver<Vec<u8>> {
     let path = path.to_path_buf();
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut v = Vec::new();
         fs::File::open(&path).unwrap().read_to_end(&mut v).unwrap();
-        v
-    })
+        let _ = tx.send(v);
+    });
+    rx
 }
 
 // See: issue #9
@@ -610,7 +637,9 @@ fn issue_9_fifo_output_is_streamed_to_its_reader() {
     for (what, mut c) in file_outputs(&t, &image, &fifo) {
         let reader = fifo_reader(&fifo);
         run_ok(&what, &mut c);
-        let bytes = reader.join().unwrap();
+        let bytes = reader
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{what}: the fifo's reader got no stream"));
         assert!(
             fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(),
             "{what}"
@@ -643,7 +672,8 @@ fn issue_9_fifo_reader_closing_early_is_a_failure() {
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(p.as_ptr(), 0o644) }, 0);
     let f = fifo.clone();
-    let reader = std::thread::spawn(move || {
+    // Not joined: if imgbuild never opened the fifo, the reader would wait forever.
+    std::thread::spawn(move || {
         let mut buf = [0u8; 100];
         fs::File::open(&f).unwrap().read_exact(&mut buf).unwrap();
     });
@@ -653,8 +683,9 @@ fn issue_9_fifo_reader_closing_early_is_a_failure() {
         .timeout(Duration::from_secs(60))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("closed it before the output was complete"));
-    reader.join().unwrap();
+        .stderr(predicate::str::contains(
+            "closed it before the output was complete",
+        ));
 }
 
 // See: issue #9
@@ -752,7 +783,11 @@ fn issue_9_symlink_output_replaces_its_target_beside_itself() {
             Path::new("../elsewhere/image.tar")
         );
         let tm = fs::metadata(&target).unwrap();
-        assert_ne!(tm.ino(), ino, "{what}: the target is replaced, not rewritten");
+        assert_ne!(
+            tm.ino(),
+            ino,
+            "{what}: the target is replaced, not rewritten"
+        );
         if !what.ends_with("rootfs-tar") {
             check_image(&target).unwrap_or_else(|e| panic!("{what}: {e:#}"));
         }
@@ -766,7 +801,12 @@ fn issue_9_symlink_output_replaces_its_target_beside_itself() {
         .arg(&link)
         .assert()
         .success();
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     check_image(&target).unwrap();
     assert_no_temps(t.root());
 }

@@ -25,10 +25,10 @@ use crate::image::{Platform, is_index, manifest};
 use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
 use crate::progress::{Progress, Stage};
+use crate::sink::output::{self, AtomicFile, FileOutput, Stream};
 use crate::sink::rootfs::dir::DirEmitter;
 use crate::sink::rootfs::tar::TarEmitter;
 use crate::sink::rootfs::{self, Counts};
-use crate::sink::output::{self, AtomicFile, FileOutput, Stream};
 use crate::sink::{Format, Sink, Target, docker_archive};
 use crate::ui::Printer;
 
