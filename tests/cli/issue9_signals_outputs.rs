@@ -183,6 +183,9 @@ enum StdoutTo {
     Null,
     /// A pipe that the test drains.
     Pipe,
+    /// A pipe that nobody reads until the process ended: once it is full, imgbuild is stuck
+    /// in `write` and only the watcher thread can act on a signal.
+    StuckPipe,
     /// A regular file `out/stream.tar`, created before the run.
     File,
 }
@@ -251,7 +254,7 @@ fn run_case(c: &Case) {
         .stderr(Stdio::piped())
         .stdout(match c.stdout {
             StdoutTo::Null => Stdio::null(),
-            StdoutTo::Pipe => Stdio::piped(),
+            StdoutTo::Pipe | StdoutTo::StuckPipe => Stdio::piped(),
             StdoutTo::File => Stdio::from(fs::File::create(&stream_file).unwrap()),
         });
     for a in &c.args {
@@ -277,6 +280,10 @@ fn run_case(c: &Case) {
         }
         all
     });
+    let stuck = match c.stdout {
+        StdoutTo::StuckPipe => child.stdout.take(),
+        _ => None,
+    };
     let drain = child.stdout.take().map(|mut s| {
         std::thread::spawn(move || {
             let mut sink = Vec::new();
@@ -327,6 +334,7 @@ fn run_case(c: &Case) {
         std::thread::sleep(Duration::from_millis(10));
     };
     let text = reader.join().unwrap();
+    drop(stuck);
     if let Some(d) = drain {
         d.join().unwrap();
     }
@@ -346,6 +354,13 @@ fn run_case(c: &Case) {
     assert_eq!(status.code(), Some(c.code), "{}:\n{text}", c.name);
     assert!(text.contains("interrupted"), "{}:\n{text}", c.name);
     assert!(!text.contains("panicked"), "{}:\n{text}", c.name);
+    if let StdoutTo::StuckPipe = c.stdout {
+        assert!(
+            text.contains("interrupted again; temporary files removed"),
+            "{}: the third signal is acted on by the watcher:\n{text}",
+            c.name
+        );
+    }
     assert_eq!(
         inputs.each_ref().map(|d| tree_of(d)),
         inputs_before,
@@ -489,7 +504,18 @@ fn issue_9_double_sigterm_sighup_and_a_third_signal() {
     );
     three_archive.signals = vec![libc::SIGINT; 3];
     three_archive.stdout = StdoutTo::Pipe;
-    for c in [term, hup, three, three_archive] {
+    // Stuck writing into a full pipe, the main thread never sees the flag: two signals do
+    // nothing more (by design), the third one removes the staging directory and exits.
+    let mut stuck = case(
+        "SIGINT x3 stuck on a full stdout pipe",
+        &["build", "small", "--base", "{image}", "-o", "-"],
+        IMAGE,
+        500,
+    );
+    stuck.signals = vec![libc::SIGINT; 3];
+    stuck.gap = Duration::from_millis(20);
+    stuck.stdout = StdoutTo::StuckPipe;
+    for c in [term, hup, three, three_archive, stuck] {
         run_case(&c);
     }
 }
