@@ -1,7 +1,8 @@
 //! The last stage: where the image goes. `Sink::prepare` checks and claims the target before
-//! any heavy work (a temporary file or staging directory beside it); `Sink::finish` writes
-//! the layout's top-level documents and moves the result into place in one rename, so an
-//! error or Ctrl-C leaves no partial output and an existing target untouched.
+//! any heavy work (through `output`: a temporary file or staging directory beside it, or a
+//! stream into stdout, a character device or a fifo); `Sink::finish` writes the layout's
+//! top-level documents and moves the result into place in one rename, so an error or Ctrl-C
+//! leaves no partial output and an existing target untouched.
 
 pub mod docker_archive;
 pub mod layout_dir;
@@ -127,22 +128,12 @@ impl Sink {
                 let hint =
                     "use --format oci-dir to write an image layout directory, or name a file";
                 match FileOutput::open(target, hint)? {
-                    FileOutput::Stream(out) => {
-                        let staging =
-                            TempDir::create(tempfile::Builder::new().prefix("imgbuild-"), None)
-                                .context("creating a temporary directory for the image")?;
-                        Ok(Sink::ArchiveStream { staging, out })
-                    }
+                    FileOutput::Stream(out) => Ok(Sink::ArchiveStream {
+                        staging: output::stream_staging()?,
+                        out,
+                    }),
                     FileOutput::Atomic(out) => {
-                        let real = out.real().to_path_buf();
-                        let parent = existing_parent(&real)?;
-                        let staging = TempDir::create(
-                            tempfile::Builder::new()
-                                .prefix(&format!(".{}.imgbuild-", file_name(&real)))
-                                .suffix(".d"),
-                            Some(&parent),
-                        )
-                        .with_context(|| format!("cannot write to '{}'", parent.display()))?;
+                        let staging = out.staging_dir()?;
                         Ok(Sink::ArchiveFile {
                             staging,
                             out,
@@ -157,14 +148,8 @@ impl Sink {
                 match layout_dir::classify(path)? {
                     layout_dir::Existing::Layout => Ok(Sink::ExistingLayout { path: path.clone() }),
                     layout_dir::Existing::Missing | layout_dir::Existing::EmptyDir => {
-                        let staging = TempDir::create(
-                            tempfile::Builder::new()
-                                .prefix(&format!("{}.imgbuild-partial-", file_name(path))),
-                            Some(&parent),
-                        )
-                        .with_context(|| format!("cannot write to '{}'", parent.display()))?;
                         Ok(Sink::NewLayout {
-                            staging,
+                            staging: output::staging_beside(path, &parent)?,
                             path: path.clone(),
                         })
                     }

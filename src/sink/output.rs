@@ -24,7 +24,7 @@ use anyhow::{Context as _, Result};
 
 use super::{Target, existing_parent, file_name};
 use crate::error::UsageError;
-use crate::interrupt::{self, TempFile};
+use crate::interrupt::{self, TempDir, TempFile};
 use crate::store::sync_dir;
 
 /// Symbolic links followed at most (Linux's MAXSYMLINKS).
@@ -323,6 +323,19 @@ impl AtomicFile {
         &self.real
     }
 
+    /// A staging directory `.NAME.imgbuild-<random>.d` beside the target, for the blobs
+    /// that go into it.
+    pub fn staging_dir(&self) -> Result<TempDir> {
+        let parent = existing_parent(&self.real)?;
+        TempDir::create(
+            tempfile::Builder::new()
+                .prefix(&format!(".{}.imgbuild-", file_name(&self.real)))
+                .suffix(".d"),
+            Some(&parent),
+        )
+        .with_context(|| format!("cannot write to '{}'", parent.display()))
+    }
+
     /// The path as given, for messages.
     pub fn shown(&self) -> &Path {
         &self.shown
@@ -342,6 +355,22 @@ impl AtomicFile {
             .with_context(|| format!("moving the output into place at '{shown}'"))?;
         sync_dir(&existing_parent(&self.real)?)
     }
+}
+
+/// The staging directory `NAME.imgbuild-partial-<random>` of a new directory output at
+/// `path`, in `parent` (its existing parent directory), renamed to `path` at the end.
+pub fn staging_beside(path: &Path, parent: &Path) -> Result<TempDir> {
+    TempDir::create(
+        tempfile::Builder::new().prefix(&format!("{}.imgbuild-partial-", file_name(path))),
+        Some(parent),
+    )
+    .with_context(|| format!("cannot write to '{}'", parent.display()))
+}
+
+/// The staging directory of a stream output, in the system's temporary directory.
+pub fn stream_staging() -> Result<TempDir> {
+    TempDir::create(tempfile::Builder::new().prefix("imgbuild-"), None)
+        .context("creating a temporary directory for the image")
 }
 
 /// A temporary file `PREFIX<random>.tmp` in `dir` with `mode` (before the umask), removed
