@@ -455,7 +455,7 @@ fn issue_9_double_sigint_export_leaves_nothing() {
         case("export oci-archive copying", &archive, COPYING, 300),
         case("export rootfs-dir reading", &rootfs, READING, 300),
         case("export rootfs-dir writing", &mid_rootfs, ROOTFS, 300),
-        case("export rootfs-tar writing", &rootfs_tar, ROOTFS, 300),
+        case("export rootfs-tar writing", &rootfs_tar, ROOTFS, 100),
     ] {
         run_case(&c);
     }
