@@ -148,11 +148,6 @@ impl FileOutput {
             PathKind::Socket | PathKind::BlockDevice => Err(refused(path, kind, "a file")),
         }
     }
-
-    /// Whether the output is a stream (its blobs are staged elsewhere first).
-    pub fn is_stream(&self) -> bool {
-        matches!(self, FileOutput::Stream(_))
-    }
 }
 
 fn refused(path: &Path, kind: PathKind, wanted: &str) -> anyhow::Error {
