@@ -14,6 +14,21 @@ fn main() -> ExitCode {
     }
     match imgbuild::run(&cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => report::render(&printer, &err, imgbuild::stdout_is_image(&cli)),
+        Err(err) => {
+            // After a signal, a failure it caused (the reader of our stdout killed by the
+            // same Ctrl-C: a broken pipe) is reported as the interruption it is.
+            let err = match imgbuild::interrupt::check() {
+                Err(sig) if !is_interrupted(&err) => anyhow::Error::new(sig),
+                _ => err,
+            };
+            report::render(&printer, &err, imgbuild::stdout_is_image(&cli))
+        }
     }
+}
+
+fn is_interrupted(err: &anyhow::Error) -> bool {
+    matches!(
+        imgbuild::error::classify(err).0,
+        imgbuild::error::ExitClass::Interrupted(_)
+    )
 }

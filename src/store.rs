@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use tempfile::NamedTempFile;
 
 use crate::digest::Sha256Sum;
+use crate::interrupt::TempFile;
 
 /// Prefix of temporary blob files; readers ignore them, `fsck`-like checks can spot them.
 pub const TEMP_PREFIX: &str = ".imgbuild-";
@@ -42,24 +42,26 @@ impl BlobStore {
         self.dir().join(digest.hex())
     }
 
-    /// A temporary file in the store, to be committed under its digest.
-    pub fn temp(&self) -> Result<NamedTempFile> {
-        tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .suffix(".tmp")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .tempfile_in(self.dir())
-            .with_context(|| format!("creating a temporary blob in '{}'", self.dir().display()))
+    /// A temporary file in the store, to be committed under its digest (removed if it is
+    /// not, on a signal too).
+    pub fn temp(&self) -> Result<TempFile> {
+        TempFile::create_in(
+            tempfile::Builder::new()
+                .prefix(TEMP_PREFIX)
+                .suffix(".tmp")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
+            &self.dir(),
+        )
+        .with_context(|| format!("creating a temporary blob in '{}'", self.dir().display()))
     }
 
     /// Make the written temporary file durable and give it its digest name.
-    pub fn commit(&self, tmp: NamedTempFile, digest: &Sha256Sum) -> Result<()> {
+    pub fn commit(&self, tmp: TempFile, digest: &Sha256Sum) -> Result<()> {
         tmp.as_file()
             .sync_all()
             .with_context(|| format!("writing blob {digest}"))?;
         let path = self.blob_path(digest);
         tmp.persist(&path)
-            .map_err(|e| e.error)
             .with_context(|| format!("storing blob {digest}"))?;
         Ok(())
     }

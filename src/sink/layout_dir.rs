@@ -107,17 +107,12 @@ pub fn write_top(root: &Path, existing: &[Descriptor], record: &ImageRecord) -> 
 /// Atomically replace `root/name` with `bytes`.
 fn replace_file(root: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let target = root.join(name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(".tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(root)
+    let mut tmp = super::output::temp_in(root, TEMP_PREFIX, 0o644)
         .with_context(|| format!("writing '{}'", target.display()))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing '{}'", target.display()))?;
     tmp.persist(&target)
-        .map_err(|e| e.error)
         .with_context(|| format!("writing '{}'", target.display()))?;
     Ok(())
 }

@@ -1,23 +1,26 @@
 //! The last stage: where the image goes. `Sink::prepare` checks and claims the target before
-//! any heavy work (a temporary file or staging directory beside it); `Sink::finish` writes
-//! the layout's top-level documents and moves the result into place in one rename, so an
-//! error or Ctrl-C leaves no partial output and an existing target untouched.
+//! any heavy work (through `output`: a temporary file or staging directory beside it, or a
+//! stream into stdout, a character device or a fifo); `Sink::finish` writes the layout's
+//! top-level documents and moves the result into place in one rename, so an error or Ctrl-C
+//! leaves no partial output and an existing target untouched.
 
 pub mod docker_archive;
 pub mod layout_dir;
 pub mod oci_archive;
+pub mod output;
 pub mod rootfs;
 
 use std::fs::{self, File};
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
-use tempfile::{NamedTempFile, TempDir};
 
+use self::output::{AtomicFile, FileOutput, Stream};
 use crate::digest::Sha256Sum;
 use crate::error::UsageError;
+use crate::interrupt::{TempDir, TempFile};
 use crate::store::{BlobStore, sync_dir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +62,7 @@ pub struct ImageRecord {
 /// Where the context layer's compressed bytes are written.
 pub enum LayerOut {
     /// A temporary blob in the store, committed under its digest.
-    Store(BufWriter<NamedTempFile>),
+    Store(BufWriter<TempFile>),
     /// Straight into the archive file, after its reserved tar header.
     Archive(BufWriter<File>),
 }
@@ -92,13 +95,15 @@ const LAYER_BUFFER: usize = 1 << 20;
 pub enum Sink {
     ArchiveFile {
         staging: TempDir,
-        out: NamedTempFile,
-        path: PathBuf,
+        out: AtomicFile,
         /// The context layer is already in `out`.
         layer_written: bool,
     },
-    ArchiveStdout {
+    /// stdout, or a character device or fifo named by `-o`; blobs are staged in the
+    /// system's temporary directory first.
+    ArchiveStream {
         staging: TempDir,
+        out: Stream,
     },
     NewLayout {
         staging: TempDir,
@@ -114,66 +119,37 @@ impl Sink {
     /// context yet, so a bad `-o` fails fast.
     pub fn prepare(format: Format, target: &Target) -> Result<Sink> {
         match (format, target) {
-            (Format::OciArchive | Format::DockerArchive, Target::Stdout) => {
-                if std::io::stdout().is_terminal() {
-                    return Err(UsageError::new("refusing to write an image archive to a terminal")
-                        .with_hint("pass -o FILE, or pipe stdout into another program (-o - | skopeo copy oci-archive:/dev/stdin ...)")
-                        .into());
-                }
-                let staging = tempfile::Builder::new()
-                    .prefix("imgbuild-")
-                    .tempdir()
-                    .context("creating a temporary directory for the image")?;
-                Ok(Sink::ArchiveStdout { staging })
-            }
             (Format::OciDir, Target::Stdout) => Err(UsageError::new(
                 "an oci-dir image cannot be written to stdout",
             )
             .with_hint("pass -o DIR, or use --format oci-archive with -o -")
             .into()),
-            (Format::OciArchive | Format::DockerArchive, Target::Path(path)) => {
-                let parent = existing_parent(path)?;
-                if path.is_dir() {
-                    return Err(UsageError::new(format!(
-                        "output '{}' is a directory",
-                        path.display()
-                    ))
-                    .with_hint(
-                        "use --format oci-dir to write an image layout directory, or name a file",
-                    )
-                    .into());
+            (Format::OciArchive | Format::DockerArchive, target) => {
+                let hint =
+                    "use --format oci-dir to write an image layout directory, or name a file";
+                match FileOutput::open(target, hint)? {
+                    FileOutput::Stream(out) => Ok(Sink::ArchiveStream {
+                        staging: output::stream_staging()?,
+                        out,
+                    }),
+                    FileOutput::Atomic(out) => {
+                        let staging = out.staging_dir()?;
+                        Ok(Sink::ArchiveFile {
+                            staging,
+                            out,
+                            layer_written: false,
+                        })
+                    }
                 }
-                let name = file_name(path);
-                // 0666 before the umask, like any file a command creates.
-                let out = tempfile::Builder::new()
-                    .prefix(&format!(".{name}.imgbuild-"))
-                    .suffix(".tmp")
-                    .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-                    .tempfile_in(&parent)
-                    .with_context(|| format!("cannot write to '{}'", parent.display()))?;
-                let staging = tempfile::Builder::new()
-                    .prefix(&format!(".{name}.imgbuild-"))
-                    .suffix(".d")
-                    .tempdir_in(&parent)
-                    .with_context(|| format!("cannot write to '{}'", parent.display()))?;
-                Ok(Sink::ArchiveFile {
-                    staging,
-                    out,
-                    path: path.clone(),
-                    layer_written: false,
-                })
             }
             (Format::OciDir, Target::Path(path)) => {
                 let parent = existing_parent(path)?;
+                output::check_dir_output(path)?;
                 match layout_dir::classify(path)? {
                     layout_dir::Existing::Layout => Ok(Sink::ExistingLayout { path: path.clone() }),
                     layout_dir::Existing::Missing | layout_dir::Existing::EmptyDir => {
-                        let staging = tempfile::Builder::new()
-                            .prefix(&format!("{}.imgbuild-partial-", file_name(path)))
-                            .tempdir_in(&parent)
-                            .with_context(|| format!("cannot write to '{}'", parent.display()))?;
                         Ok(Sink::NewLayout {
-                            staging,
+                            staging: output::staging_beside(path, &parent)?,
                             path: path.clone(),
                         })
                     }
@@ -186,7 +162,7 @@ impl Sink {
     pub fn store(&self) -> Result<BlobStore> {
         match self {
             Sink::ArchiveFile { staging, .. }
-            | Sink::ArchiveStdout { staging }
+            | Sink::ArchiveStream { staging, .. }
             | Sink::NewLayout { staging, .. } => BlobStore::create(staging.path()),
             Sink::ExistingLayout { path } => BlobStore::create(path),
         }
@@ -196,9 +172,9 @@ impl Sink {
     /// or a temporary blob in `store`. `mtime` is used for archive members.
     pub fn layer_out(&mut self, store: &BlobStore, mtime: u64) -> Result<LayerOut> {
         match self {
-            Sink::ArchiveFile { out, path, .. } => {
-                let file = oci_archive::begin_in_place(out.as_file(), mtime)
-                    .with_context(|| format!("writing '{}'", path.display()))?;
+            Sink::ArchiveFile { out, .. } => {
+                let file = oci_archive::begin_in_place(out.file(), mtime)
+                    .with_context(|| format!("writing '{}'", out.shown().display()))?;
                 Ok(LayerOut::Archive(BufWriter::with_capacity(
                     LAYER_BUFFER,
                     file,
@@ -230,10 +206,7 @@ impl Sink {
             }
             (
                 Sink::ArchiveFile {
-                    out,
-                    path,
-                    layer_written,
-                    ..
+                    out, layer_written, ..
                 },
                 LayerOut::Archive(w),
             ) => {
@@ -242,8 +215,8 @@ impl Sink {
                         .map_err(|e| e.into_error())
                         .context("writing layer")?,
                 );
-                oci_archive::finish_in_place(out.as_file(), digest, size, mtime)
-                    .with_context(|| format!("writing '{}'", path.display()))?;
+                oci_archive::finish_in_place(out.file(), digest, size, mtime)
+                    .with_context(|| format!("writing '{}'", out.shown().display()))?;
                 *layer_written = true;
                 Ok(())
             }
@@ -261,53 +234,37 @@ impl Sink {
             Sink::ArchiveFile {
                 staging,
                 mut out,
-                path,
                 layer_written,
             } => {
                 let store = BlobStore::create(staging.path())?;
-                oci_archive::write(
-                    &store,
-                    record,
-                    mtime,
-                    layer,
-                    layer_written,
-                    out.as_file_mut(),
-                )
-                .with_context(|| format!("writing '{}'", path.display()))?;
-                out.as_file()
-                    .sync_all()
-                    .with_context(|| format!("writing '{}'", path.display()))?;
-                out.persist(&path).map_err(|e| e.error).with_context(|| {
-                    format!("moving the image into place at '{}'", path.display())
-                })?;
-                sync_dir(&existing_parent(&path)?)?;
+                let shown = out.shown().display().to_string();
+                oci_archive::write(&store, record, mtime, layer, layer_written, out.file_mut())
+                    .with_context(|| format!("writing '{shown}'"))?;
+                out.commit()?;
                 drop(staging);
                 Ok(())
             }
-            Sink::ArchiveStdout { staging } => {
+            Sink::ArchiveStream { staging, out } => {
                 let store = BlobStore::create(staging.path())?;
-                let mut file = stdout_file().context("writing the image to stdout")?;
+                let what = || format!("writing the image to {}", out.name());
+                let mut file = out.file().try_clone().with_context(what)?;
                 oci_archive::write(&store, record, mtime, layer, false, &mut file)
-                    .context("writing the image to stdout")?;
-                Ok(())
+                    .with_context(what)
+                    .map_err(|e| out.explain(e))
             }
             Sink::NewLayout { staging, path } => {
                 layout_dir::write_top(staging.path(), &[], record)?;
                 let parent = existing_parent(&path)?;
-                let staged = staging.keep();
-                let mut perms = fs::metadata(&staged)
-                    .with_context(|| format!("reading '{}'", staged.display()))?
+                let mut perms = fs::metadata(staging.path())
+                    .with_context(|| format!("reading '{}'", staging.path().display()))?
                     .permissions();
                 std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-                let moved = fs::set_permissions(&staged, perms)
-                    .and_then(|()| fs::rename(&staged, &path))
-                    .with_context(|| {
-                        format!("moving the image layout into place at '{}'", path.display())
-                    });
-                if moved.is_err() {
-                    let _ = fs::remove_dir_all(&staged);
-                }
-                moved?;
+                fs::set_permissions(staging.path(), perms)
+                    .with_context(|| format!("reading '{}'", staging.path().display()))?;
+                crate::interrupt::check()?;
+                staging.rename_to(&path).with_context(|| {
+                    format!("moving the image layout into place at '{}'", path.display())
+                })?;
                 sync_dir(&parent)
             }
             Sink::ExistingLayout { path } => {

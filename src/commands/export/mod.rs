@@ -8,7 +8,6 @@ mod copy;
 mod report;
 
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -26,11 +25,11 @@ use crate::image::{Platform, is_index, manifest};
 use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
 use crate::progress::{Progress, Stage};
+use crate::sink::output::{self, AtomicFile, FileOutput, Stream};
 use crate::sink::rootfs::dir::DirEmitter;
 use crate::sink::rootfs::tar::TarEmitter;
 use crate::sink::rootfs::{self, Counts};
-use crate::sink::{Format, Sink, Target, docker_archive, existing_parent, file_name, stdout_file};
-use crate::store::sync_dir;
+use crate::sink::{Format, Sink, Target, docker_archive};
 use crate::ui::Printer;
 
 struct ExportOptions {
@@ -286,40 +285,26 @@ fn export_image(
 
 /// Where the rootfs goes, claimed before the image is read.
 enum RootfsOut {
-    TarFile {
-        tmp: tempfile::NamedTempFile,
-        path: PathBuf,
-    },
-    TarStdout,
+    TarFile(AtomicFile),
+    TarStream(Stream),
     Dir(DirEmitter),
 }
 
 fn claim(opts: &ExportOptions) -> Result<RootfsOut> {
     match (&opts.target, opts.format) {
-        (Target::Path(p), ExportFormat::RootfsDir) => Ok(RootfsOut::Dir(DirEmitter::prepare(p)?)),
-        (Target::Path(p), _) => {
-            let parent = existing_parent(p)?;
-            if p.is_dir() {
-                return Err(
-                    UsageError::new(format!("output '{}' is a directory", p.display()))
-                        .with_hint(
-                            "use --format rootfs-dir to extract into a directory, or name a file",
-                        )
-                        .into(),
-                );
-            }
-            let tmp = tempfile::Builder::new()
-                .prefix(&format!(".{}.imgbuild-", file_name(p)))
-                .suffix(".tmp")
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-                .tempfile_in(&parent)
-                .with_context(|| format!("cannot write to '{}'", parent.display()))?;
-            Ok(RootfsOut::TarFile {
-                tmp,
-                path: p.clone(),
-            })
+        (Target::Path(p), ExportFormat::RootfsDir) => {
+            output::check_dir_output(p)?;
+            Ok(RootfsOut::Dir(DirEmitter::prepare(p)?))
         }
-        (Target::Stdout, _) => Ok(RootfsOut::TarStdout),
+        (target, _) => Ok(
+            match FileOutput::open(
+                target,
+                "use --format rootfs-dir to extract into a directory, or name a file",
+            )? {
+                FileOutput::Atomic(f) => RootfsOut::TarFile(f),
+                FileOutput::Stream(s) => RootfsOut::TarStream(s),
+            },
+        ),
     }
 }
 
@@ -361,27 +346,26 @@ fn export_rootfs(
     let plan = tree.into_plan();
     progress.stage(Stage::WritingRootfs, Some(layer_bytes));
     let counts: Counts = match out {
-        RootfsOut::TarFile { tmp, path } => {
-            let file = tmp.as_file().try_clone()?;
+        RootfsOut::TarFile(out) => {
+            let what = || format!("writing '{}'", out.shown().display());
+            let file = out.file().try_clone().with_context(what)?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
             rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
             let (w, counts) = tar.finish()?;
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()
-                .with_context(|| format!("writing '{}'", path.display()))?;
-            tmp.persist(&path)
-                .map_err(|e| e.error)
-                .with_context(|| format!("moving the tar into place at '{}'", path.display()))?;
-            sync_dir(&existing_parent(&path)?)?;
+            w.into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(what)?;
+            out.commit()?;
             counts
         }
-        RootfsOut::TarStdout => {
-            let stdout = stdout_file().context("writing to stdout")?;
-            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, stdout));
-            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
-            let (mut w, counts) = tar.finish()?;
-            w.flush().context("writing to stdout")?;
-            counts
+        RootfsOut::TarStream(out) => {
+            let what = || format!("writing to {}", out.name());
+            let file = out.file().try_clone().with_context(what)?;
+            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
+            let written = rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)
+                .and_then(|()| tar.finish())
+                .and_then(|(mut w, counts)| w.flush().with_context(what).map(|()| counts));
+            written.map_err(|e| out.explain(e))?
         }
         RootfsOut::Dir(mut dir) => {
             rootfs::emit(&image, &sel, &opts.limits, &plan, &mut dir, progress)?;

@@ -42,6 +42,8 @@ pub struct DirEmitter {
     chunk: Vec<u8>,
     pub counts: Counts,
     done: bool,
+    /// Unregistered after `Drop` removed the staging tree.
+    _tracked: crate::interrupt::Tracked,
 }
 
 /// `a/b/c` → (`a/b`, `c`).
@@ -71,14 +73,17 @@ impl DirEmitter {
                 .into());
             }
         }
-        let staging = tempfile::Builder::new()
-            .prefix(&format!(
-                "{}.imgbuild-partial-",
-                crate::sink::file_name(dest)
-            ))
-            .tempdir_in(&parent)
-            .with_context(|| format!("cannot write to '{}'", parent.display()))?
-            .keep();
+        // Registered, so that a third signal (which exits at once) removes it too.
+        let (staging, tracked) = crate::interrupt::Tracked::dir(|| {
+            tempfile::Builder::new()
+                .prefix(&format!(
+                    "{}.imgbuild-partial-",
+                    crate::sink::file_name(dest)
+                ))
+                .tempdir_in(&parent)
+                .map(tempfile::TempDir::keep)
+        })
+        .with_context(|| format!("cannot write to '{}'", parent.display()))?;
         let root = File::open(&staging)
             .map(OwnedFd::from)
             .with_context(|| format!("opening '{}'", staging.display()));
@@ -102,6 +107,7 @@ impl DirEmitter {
             chunk: vec![0u8; 1 << 20],
             counts: Counts::default(),
             done: false,
+            _tracked: tracked,
         })
     }
 
