@@ -162,7 +162,7 @@ fn check_diff_id(layer: &Descriptor, index: usize, got: &Sha256Sum, want: &str) 
         "base layer {index} ({}) uncompresses to content with sha256 {got}, but the config's \
          diff_id is {}",
         layer.digest(),
-        escape_bytes(want.as_bytes())
+        want
     )))
 }
 

@@ -221,10 +221,16 @@ fn issue_9_good_base_builds_and_passes_inspect_verify() {
     ]);
     let (t, w) = setup(&img);
     for (name, format) in [("img.tar", "oci-archive"), ("img", "oci-dir")] {
-        t.build(name, &["--base", &base_arg(&t), "--format", format])
+        let a = t
+            .build(name, &["--base", &base_arg(&t), "--format", format, "-v"])
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .assert()
             .success();
+        // Each layer, whatever its compression, went through the checker.
+        let err = stderr_of(&a);
+        for l in &w.layers {
+            assert_eq!(verified_lines(&err, l).len(), 1, "{err}");
+        }
         let built = check_image(&t.out(name)).unwrap();
         let layers: Vec<&str> = built.manifests[0]
             .layers
