@@ -1,33 +1,144 @@
 //! A base image under our layer: its layers are copied verbatim (never recompressed) into the
-//! output store, verified while they are copied, with Docker media types mapped to OCI ones;
-//! and for `--prefix`, which of the prefix's directories the base already has.
+//! output store, with Docker media types mapped to OCI ones, and verified while they are
+//! copied: the blob reader checks digest and size, and a second thread, fed from the same
+//! single read, decompresses it, runs the bounded tar parser over it and checks its sha256
+//! against the config's diff_id. A layer that fails never gets its digest name. Also, for
+//! `--prefix`, which of the prefix's directories the base already has.
 
-use std::collections::HashSet;
-use std::io;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
 use super::source::{Image, Selected, sha256_hex};
 use super::{layer_compression, oci_layer};
-use crate::compress;
-use crate::digest::Sha256Sum;
-use crate::error::invalid;
+use crate::compress::{self, Algorithm};
+use crate::digest::{HashWriter, Sha256Sum, VerifyingReader};
+use crate::error::{escape_bytes, invalid};
 use crate::interrupt;
-use crate::progress::NoProgress;
+use crate::layer::parse::{TarStream, stream_error};
+use crate::layer::reader::{self, Decoded, LayerInfo, Limits, Source};
 use crate::store::BlobStore;
 
-/// Copy the base's layers into `store` (once per digest across calls, tracked in `done`) and
-/// return their descriptors for our manifest.
+/// Bytes per chunk handed from the copy to the checker thread.
+const CHUNK: usize = 512 << 10;
+/// Chunks queued between the copy and the checker. With the recycled buffers, at most
+/// about `2 × DEPTH + 2` chunks (5 MiB) exist at once, whatever the layer's size.
+const DEPTH: usize = 4;
+
+/// A base layer as one descriptor names it: one check per digest, size and media type,
+/// never per digest alone (a second descriptor with the same digest but another size or
+/// media type is checked as what it claims to be).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LayerKey {
+    digest: String,
+    size: u64,
+    media_type: String,
+}
+
+impl LayerKey {
+    fn of(desc: &Descriptor) -> LayerKey {
+        LayerKey {
+            digest: desc.digest().to_string(),
+            size: desc.size(),
+            media_type: desc.media_type().to_string(),
+        }
+    }
+}
+
+/// The base layers verified into one output store during one build, with the diff_id each
+/// one decompresses to: a layer that several platforms share is read and checked once,
+/// and one already in the store (an existing layout) is checked there, not copied again.
+pub struct Verified {
+    limits: Limits,
+    diff_ids: HashMap<LayerKey, Sha256Sum>,
+    lines: Vec<String>,
+}
+
+impl Verified {
+    /// Nothing verified yet; `limits` bounds each layer's decompressed size.
+    pub fn new(limits: Limits) -> Verified {
+        Verified {
+            limits,
+            diff_ids: HashMap::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// One line per layer read and verified, in order (for `-v`).
+    pub fn report(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// Make sure `layer` (layer `index` of the base, `want` its config's diff_id) is in
+    /// `store` and verified: copied and checked in one read, checked in place when the
+    /// store already has a blob of that name, or found in this build's checks.
+    fn ensure(
+        &mut self,
+        image: &Image,
+        layer: &Descriptor,
+        algorithm: Algorithm,
+        store: &BlobStore,
+        want: &str,
+        index: usize,
+    ) -> Result<()> {
+        let key = LayerKey::of(layer);
+        if let Some(got) = self.diff_ids.get(&key) {
+            return check_diff_id(layer, index, got, want);
+        }
+        let digest = sha(sha256_hex(layer)?);
+        let path = store.blob_path(&digest);
+        let (info, how) = if path.symlink_metadata().is_ok() {
+            let info = check_stored(layer, algorithm, store, &self.limits, want, index)
+                .with_context(|| {
+                    format!(
+                        "checking base layer {} already in the output (remove that blob, or \
+                         write to a new layout)",
+                        layer.digest()
+                    )
+                })?;
+            (info, "already in the output")
+        } else {
+            let info = copy_checked(image, layer, algorithm, store, &self.limits, want, index)
+                .with_context(|| format!("copying base layer {}", layer.digest()))?;
+            (info, "copied")
+        };
+        self.lines.push(format!(
+            "verified base layer {} ({how}, {} entries): diff_id {}",
+            layer.digest(),
+            info.entries,
+            info.diff_id
+        ));
+        self.diff_ids.insert(key, info.diff_id);
+        Ok(())
+    }
+}
+
+/// Copy the base's layers into `store`, each verified once per build (tracked in
+/// `verified`), and return their descriptors for our manifest.
 pub fn copy_layers(
     image: &Image,
     base: &Selected,
     store: &BlobStore,
-    done: &mut HashSet<String>,
+    verified: &mut Verified,
 ) -> Result<Vec<Descriptor>> {
+    let layers = base.manifest.layers();
+    let diff_ids = base.config.rootfs().diff_ids();
+    if layers.len() != diff_ids.len() {
+        return Err(invalid(format!(
+            "base manifest {} has {} layers but its config lists {} diff_ids",
+            base.manifest_desc.digest(),
+            layers.len(),
+            diff_ids.len()
+        )));
+    }
     let mut out = Vec::new();
-    for layer in base.manifest.layers() {
-        let hex = sha256_hex(layer)?.to_owned();
+    for (index, (layer, want)) in layers.iter().zip(diff_ids).enumerate() {
+        sha256_hex(layer)?;
         let Some(algorithm) = layer_compression(layer.media_type()) else {
             return Err(invalid(format!(
                 "base layer {} has media type {}, which imgbuild cannot carry over",
@@ -35,25 +146,227 @@ pub fn copy_layers(
                 layer.media_type()
             )));
         };
+        verified.ensure(image, layer, algorithm, store, want, index)?;
         let mut desc = Descriptor::new(oci_layer(algorithm), layer.size(), layer.digest().clone());
         desc.set_annotations(layer.annotations().clone());
         out.push(desc);
-        if done.contains(&hex) || store.blob_path(&sha(&hex)).is_file() {
-            done.insert(hex);
-            continue;
-        }
-        image
-            .copy_blob_into(layer, store, &NoProgress)
-            .with_context(|| format!("copying base layer {}", layer.digest()))?;
-        done.insert(hex);
     }
     Ok(out)
+}
+
+fn check_diff_id(layer: &Descriptor, index: usize, got: &Sha256Sum, want: &str) -> Result<()> {
+    if got.prefixed() == want {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "base layer {index} ({}) uncompresses to content with sha256 {got}, but the config's \
+         diff_id is {}",
+        layer.digest(),
+        want
+    )))
+}
+
+/// Copy `layer` from `image` into a temporary blob of `store` while a second thread
+/// checks what it decompresses to; the blob gets its name only when both sides succeed.
+fn copy_checked(
+    image: &Image,
+    layer: &Descriptor,
+    algorithm: Algorithm,
+    store: &BlobStore,
+    limits: &Limits,
+    want: &str,
+    index: usize,
+) -> Result<LayerInfo> {
+    let digest = sha(sha256_hex(layer)?);
+    let mut blob = image.open_blob(layer)?;
+    let mut tmp = store.temp()?;
+    let limits = *limits;
+    let (tx, rx) = sync_channel::<Msg>(DEPTH);
+    let (free_tx, free_rx) = sync_channel::<Vec<u8>>(DEPTH);
+    let (copied, checked) = std::thread::scope(|s| -> Result<_> {
+        let checker = std::thread::Builder::new()
+            .name("imgbuild-check".into())
+            .spawn_scoped(s, move || -> Result<LayerInfo> {
+                let mut chunks = Chunks::new(rx, free_tx);
+                let info = check_stream(algorithm, &mut chunks, &limits)?;
+                // Compressed bytes after the stream's end: read up to the copy's end.
+                io::copy(&mut chunks, &mut io::sink()).map_err(stream_error)?;
+                Ok(info)
+            })
+            .context("starting the layer checker thread")?;
+        let copied = pump(&mut blob, tmp.as_file_mut(), &tx, &free_rx, layer);
+        drop(tx);
+        let checked = checker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the layer checker thread stopped unexpectedly"))?;
+        Ok((copied, checked))
+    })?;
+    // The copy's own error first (I/O, digest or size, interrupt): the checker only saw
+    // the stream end early. Otherwise the checker's.
+    let checker_read_all = copied?;
+    let info = checked?;
+    if !checker_read_all {
+        anyhow::bail!("the layer checker stopped before the end of the blob");
+    }
+    check_diff_id(layer, index, &info.diff_id, want)?;
+    store.commit(tmp, &digest)?;
+    Ok(info)
+}
+
+/// Check the blob of `layer` that `store` already holds: digest, size, tar structure and
+/// diff_id, without copying it.
+fn check_stored(
+    layer: &Descriptor,
+    algorithm: Algorithm,
+    store: &BlobStore,
+    limits: &Limits,
+    want: &str,
+    index: usize,
+) -> Result<LayerInfo> {
+    let hex = sha256_hex(layer)?;
+    let path = store.blob_path(&sha(hex));
+    let shown = escape_bytes(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                invalid(format!("'{shown}' is a symbolic link, not a blob"))
+            } else {
+                anyhow::Error::new(e).context(format!("opening '{shown}'"))
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("reading '{shown}'"))?;
+    if !meta.is_file() {
+        return Err(invalid(format!("'{shown}' is not a regular file")));
+    }
+    let mut blob = VerifyingReader::new(file, hex, layer.size(), format!("blob '{shown}'"));
+    let info = check_stream(algorithm, &mut blob, limits)?;
+    blob.drain().map_err(anyhow::Error::new)?;
+    check_diff_id(layer, index, &info.diff_id, want)?;
+    Ok(info)
+}
+
+/// Decompress `raw`, read it through the bounded tar parser to its end and past it, and
+/// return its sha256 and size (as `inspect --verify` reads a layer). `raw` is left where
+/// the decompressor stopped.
+fn check_stream<R: Read>(algorithm: Algorithm, raw: R, limits: &Limits) -> Result<LayerInfo> {
+    let decoder = compress::decoder(algorithm, Source(raw))
+        .map_err(|e| invalid(format!("not a valid compressed stream: {e}")))?;
+    let mut tar = TarStream::new(Decoded {
+        inner: decoder,
+        hash: HashWriter::new(io::sink()),
+        count: 0,
+        limit: limits.max_layer_bytes,
+    });
+    while tar.next_entry()?.is_some() {
+        interrupt::check()?;
+    }
+    let entries = tar.count();
+    // The rest of the stream (end-of-archive blocks, padding) counts for the diff_id.
+    reader::drain(tar.inner_mut())?;
+    let (_, sum, size) = tar.into_inner().hash.finish()?;
+    Ok(LayerInfo {
+        diff_id: sum.expect("HashWriter::new always hashes"),
+        size,
+        entries,
+    })
+}
+
+/// What the copy hands to the checker: a buffer with its filled length, then the end
+/// (sent only once the blob reader has verified digest and size).
+enum Msg {
+    Data(Vec<u8>, usize),
+    End,
+}
+
+/// Read `blob` to its end into `out`, handing each chunk to the checker. Ok(false) when
+/// the checker stopped listening (it failed; its error says why).
+fn pump<R: Read>(
+    blob: &mut R,
+    out: &mut File,
+    tx: &SyncSender<Msg>,
+    free: &Receiver<Vec<u8>>,
+    layer: &Descriptor,
+) -> Result<bool> {
+    loop {
+        interrupt::check()?;
+        let mut buf = free.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+        let n = blob
+            .read(&mut buf)
+            .with_context(|| format!("copying blob {}", layer.digest()))?;
+        if n == 0 {
+            return Ok(tx.send(Msg::End).is_ok());
+        }
+        out.write_all(&buf[..n])
+            .with_context(|| format!("writing blob {}", layer.digest()))?;
+        if tx.send(Msg::Data(buf, n)).is_err() {
+            return Ok(false);
+        }
+    }
+}
+
+/// The checker's side of the channel as a reader; used buffers go back to the copy.
+struct Chunks {
+    rx: Receiver<Msg>,
+    free: SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+    len: usize,
+    pos: usize,
+    ended: bool,
+}
+
+impl Chunks {
+    fn new(rx: Receiver<Msg>, free: SyncSender<Vec<u8>>) -> Chunks {
+        Chunks {
+            rx,
+            free,
+            buf: Vec::new(),
+            len: 0,
+            pos: 0,
+            ended: false,
+        }
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.len {
+            if self.ended || out.is_empty() {
+                return Ok(0);
+            }
+            if self.buf.capacity() > 0 {
+                // A full queue only means the copy has buffers enough: drop this one.
+                let _ = self.free.try_send(std::mem::take(&mut self.buf));
+            }
+            (self.len, self.pos) = (0, 0);
+            match self.rx.recv() {
+                Ok(Msg::Data(buf, n)) => {
+                    self.len = n.min(buf.len());
+                    self.buf = buf;
+                }
+                Ok(Msg::End) => self.ended = true,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the copy of the blob stopped before its end",
+                    ));
+                }
+            }
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 fn sha(hex: &str) -> Sha256Sum {
     Sha256Sum::from_hex(hex).expect("sha256_hex returned 64 lowercase hex characters")
 }
-
 /// Which of `wanted` (layer paths without a trailing `/`) are directories in the base's
 /// filesystem once all its layers are applied (whiteouts and opaque directories honoured).
 pub fn existing_dirs(
@@ -138,6 +451,8 @@ fn is_under(p: &[u8], dir: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::reference::ImageRef;
+    use std::path::Path;
 
     #[test]
     fn path_helpers() {
@@ -147,5 +462,224 @@ mod tests {
         assert!(!is_under(b"optx", b"opt"));
         assert!(!is_under(b"opt", b"opt"));
         assert!(is_under(b"opt", b""));
+    }
+
+    fn tar_of(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    /// A one-image layout at `dir` whose one layer is `blob` with `diff_id`.
+    fn layout(dir: &Path, blob: &[u8], diff_id: &str) -> Image {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let sum = Sha256Sum::of(data);
+            std::fs::write(blobs.join(sum.hex()), data).unwrap();
+            (sum.prefixed(), data.len())
+        };
+        let (config, config_size) = put(serde_json::json!({"architecture": "amd64", "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
+        .to_string()
+        .as_bytes());
+        let (layer, layer_size) = put(blob);
+        let (manifest, manifest_size) = put(serde_json::json!({"schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config, "size": config_size},
+                "layers": [{"mediaType": GZIP, "digest": layer, "size": layer_size}]})
+        .to_string()
+        .as_bytes());
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": manifest, "size": manifest_size}]});
+        std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let r = ImageRef::parse(&format!("oci:{}", dir.display())).unwrap();
+        Image::open(&r).unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_layer_is_verified_once_per_digest_size_and_media_type() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tar_of("a", &[b'a'; 3000]);
+        let image = layout(
+            &tmp.path().join("base"),
+            &gzip(&t),
+            &Sha256Sum::of(&t).prefixed(),
+        );
+        let base = image.select(None).unwrap();
+        let store = BlobStore::create(&tmp.path().join("out")).unwrap();
+        let mut verified = Verified::new(Limits::default());
+        for _ in 0..3 {
+            let descs = copy_layers(&image, &base, &store, &mut verified).unwrap();
+            assert_eq!(descs[0].digest(), base.manifest.layers()[0].digest());
+        }
+        assert_eq!(verified.report().len(), 1, "{:?}", verified.report());
+        assert!(verified.report()[0].contains("copied"));
+        assert_eq!(names(&tmp.path().join("out")).len(), 1);
+
+        // The same digest as an uncompressed layer is another layer: checked on its own
+        // (and refused, since gzip bytes are not a tar).
+        let mut other = base.clone();
+        let mut layers = other.manifest.layers().clone();
+        layers[0].set_media_type(oci_spec::image::MediaType::ImageLayer);
+        other.manifest.set_layers(layers);
+        let e = copy_layers(&image, &other, &store, &mut verified).unwrap_err();
+        assert!(
+            e.chain().any(|c| c.is::<crate::error::InvalidImage>()),
+            "{e:#}"
+        );
+        assert_eq!(verified.report().len(), 1);
+
+        // Another size under the same digest is checked too, and fails on the size.
+        let mut other = base.clone();
+        let mut layers = other.manifest.layers().clone();
+        let size = layers[0].size();
+        layers[0].set_size(size + 1);
+        other.manifest.set_layers(layers);
+        let e = copy_layers(&image, &other, &store, &mut verified).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("does not match its descriptor"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn a_second_config_claiming_another_diff_id_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tar_of("a", b"a");
+        let image = layout(
+            &tmp.path().join("base"),
+            &gzip(&t),
+            &Sha256Sum::of(&t).prefixed(),
+        );
+        let base = image.select(None).unwrap();
+        let store = BlobStore::create(&tmp.path().join("out")).unwrap();
+        let mut verified = Verified::new(Limits::default());
+        copy_layers(&image, &base, &store, &mut verified).unwrap();
+        let mut other = base.clone();
+        let wrong = Sha256Sum::of(b"other").prefixed();
+        let mut rootfs = other.config.rootfs().clone();
+        rootfs.set_diff_ids(vec![wrong.clone()]);
+        other.config.set_rootfs(rootfs);
+        let e = copy_layers(&image, &other, &store, &mut verified).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains(&wrong) && msg.contains(&Sha256Sum::of(&t).prefixed()),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wrong_diff_id_or_corrupt_stream_leaves_nothing_in_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tar_of("a", &[b'x'; 100_000]);
+        let out = tmp.path().join("out");
+        let store = BlobStore::create(&out).unwrap();
+        // Right digest, wrong diff_id.
+        let image = layout(
+            &tmp.path().join("b1"),
+            &gzip(&t),
+            &Sha256Sum::of(b"x").prefixed(),
+        );
+        let base = image.select(None).unwrap();
+        let e =
+            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("uncompresses to content with sha256"), "{msg}");
+        assert!(msg.contains(&Sha256Sum::of(&t).prefixed()), "{msg}");
+        // A gzip stream cut in the middle.
+        let mut cut = gzip(&t);
+        cut.truncate(cut.len() / 2);
+        let image = layout(&tmp.path().join("b2"), &cut, &Sha256Sum::of(&t).prefixed());
+        let base = image.select(None).unwrap();
+        let e =
+            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        assert!(
+            e.chain().any(|c| c.is::<crate::error::InvalidImage>()),
+            "{e:#}"
+        );
+        assert_eq!(names(&out), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_blob_already_in_the_store_is_checked_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tar_of("a", b"a");
+        let blob = gzip(&t);
+        let image = layout(
+            &tmp.path().join("base"),
+            &blob,
+            &Sha256Sum::of(&t).prefixed(),
+        );
+        let base = image.select(None).unwrap();
+        let out = tmp.path().join("out");
+        let store = BlobStore::create(&out).unwrap();
+        let path = store.blob_path(&Sha256Sum::of(&blob));
+        std::fs::write(&path, b"not the layer").unwrap();
+        let e =
+            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        assert!(format!("{e:#}").contains("already in the output"), "{e:#}");
+        // The good blob is checked in place and counted as verified.
+        std::fs::write(&path, &blob).unwrap();
+        let mut verified = Verified::new(Limits::default());
+        copy_layers(&image, &base, &store, &mut verified).unwrap();
+        assert!(verified.report()[0].contains("already in the output"));
+        // A symlink where the blob belongs is refused.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(image_blob(&tmp.path().join("base"), &blob), &path).unwrap();
+        let e =
+            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+    }
+
+    fn image_blob(dir: &Path, blob: &[u8]) -> std::path::PathBuf {
+        dir.join("blobs/sha256").join(Sha256Sum::of(blob).hex())
+    }
+
+    #[test]
+    fn chunks_end_only_on_the_end_message() {
+        let (tx, rx) = sync_channel(2);
+        let (free_tx, free_rx) = sync_channel(2);
+        let mut c = Chunks::new(rx, free_tx);
+        tx.send(Msg::Data(b"hello!!".to_vec(), 5)).unwrap();
+        tx.send(Msg::End).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"hello");
+        assert_eq!(free_rx.try_recv().unwrap().len(), 7, "the buffer went back");
+        let (tx, rx) = sync_channel(2);
+        let (free_tx, _free_rx) = sync_channel(2);
+        let mut c = Chunks::new(rx, free_tx);
+        tx.send(Msg::Data(b"abc".to_vec(), 3)).unwrap();
+        drop(tx);
+        let e = c.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

@@ -64,7 +64,7 @@ pub struct LayerInfo {
 }
 
 /// Marks errors of the blob reader so that they can be told from decompressor errors.
-struct Source<R>(R);
+pub(crate) struct Source<R>(pub(crate) R);
 
 impl<R: Read> Read for Source<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -80,10 +80,10 @@ impl<R: Read> Read for Source<R> {
 
 /// Hashes and counts the decompressed bytes, refusing more than `limit`.
 pub struct Decoded<R> {
-    inner: R,
-    hash: HashWriter<io::Sink>,
-    count: u64,
-    limit: u64,
+    pub(crate) inner: R,
+    pub(crate) hash: HashWriter<io::Sink>,
+    pub(crate) count: u64,
+    pub(crate) limit: u64,
 }
 
 impl<R: Read> Read for Decoded<R> {
@@ -160,7 +160,7 @@ pub fn read_layer<T>(
     Ok((value, info))
 }
 
-fn drain<R: Read>(r: &mut R) -> Result<()> {
+pub(crate) fn drain<R: Read>(r: &mut R) -> Result<()> {
     let mut buf = vec![0u8; 64 << 10];
     loop {
         crate::interrupt::check()?;

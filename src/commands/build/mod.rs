@@ -61,7 +61,12 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
         Some(r) => Some(Image::open(r).with_context(|| format!("reading base image '{r}'"))?),
         None => None,
     };
+    let base_warnings: Vec<String> = base.iter().flat_map(|b| b.warnings().to_vec()).collect();
+    for w in &base_warnings {
+        printer.warn(w);
+    }
     let targets = targets(&opts, base.as_ref())?;
+    let mut copied = base::Verified::new(crate::layer::reader::Limits::from_env()?);
 
     progress.stage(Stage::Walking, None);
     let walk_started = Instant::now();
@@ -118,7 +123,6 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
 
     progress.stage(Stage::WritingImage, None);
     let image_started = Instant::now();
-    let mut copied = HashSet::new();
     let mut built = Vec::new();
     for t in &targets {
         built.push(write_image(
@@ -129,6 +133,9 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
             &store,
             &mut copied,
         )?);
+    }
+    for line in copied.report() {
+        printer.detail(line);
     }
     let record = record_for(&opts, &built, &store)?;
     let top_digest = record.top.digest().to_string();
@@ -201,7 +208,7 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
             }),
             tags: opts.tags.clone(),
             files,
-            warnings,
+            warnings: [base_warnings, warnings].concat(),
             stats: StatsReport {
                 files,
                 entries: ctx.entries.len() as u64,
@@ -338,7 +345,7 @@ fn write_image(
     t: &BuildTarget,
     layer: &LayerDescriptor,
     store: &BlobStore,
-    copied: &mut HashSet<String>,
+    copied: &mut base::Verified,
 ) -> Result<Built> {
     let mut layers = Vec::new();
     let mut annotations = vec![(
