@@ -97,18 +97,19 @@ impl fmt::Display for FileChanged {
 
 impl std::error::Error for FileChanged {}
 
-/// The user pressed Ctrl-C or the process got SIGTERM; temporary files are removed on unwind.
+/// The user pressed Ctrl-C or the process got SIGTERM or SIGHUP; temporary files are removed
+/// on unwind.
 #[derive(Debug)]
 pub struct Interrupted(pub i32);
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = if self.0 == libc::SIGTERM {
-            "SIGTERM"
-        } else {
-            "SIGINT"
-        };
-        write!(f, "interrupted by {name}")
+        match self.0 {
+            libc::SIGTERM => write!(f, "interrupted by SIGTERM"),
+            libc::SIGHUP => write!(f, "interrupted by SIGHUP"),
+            libc::SIGINT => write!(f, "interrupted by SIGINT"),
+            n => write!(f, "interrupted by signal {n}"),
+        }
     }
 }
 

@@ -72,10 +72,16 @@ impl BuildOptions {
             }
             None => Target::Stdout,
         };
-        let output_in_context = match &target {
-            Target::Path(p) => output_inside(&context, p, format)?,
-            Target::Stdout => None,
-        };
+        let mut output_in_context = Vec::new();
+        if let Target::Path(p) = &target {
+            output_in_context.extend(output_inside(&context, p, format)?);
+            // A symbolic link's target is what gets replaced: leave it out too.
+            if let Ok((real, _)) = crate::sink::output::resolve(p)
+                && real != *p
+            {
+                output_in_context.extend(output_inside(&context, &real, format)?);
+            }
+        }
         let platforms = parse_platforms(&args.platform)?;
         let base = args
             .base

@@ -33,7 +33,8 @@ pub struct IgnoreOptions {
     pub extra: Option<DockerIgnore>,
     /// The build's own output file when it lies inside the context (`build . -o app.tar`):
     /// it and its temporary files beside it are never walked, whatever the ignore rules.
-    pub output: Option<OutputInContext>,
+    /// Two places when `-o` names a symbolic link to a file that is also in the context.
+    pub output: Vec<OutputInContext>,
 }
 
 /// Where the output file sits inside the context, context-relative.
@@ -102,7 +103,7 @@ pub fn walk(root: &Path, options: &IgnoreOptions) -> Result<Context> {
 
 struct Walker {
     root: PathBuf,
-    output: Option<OutputInContext>,
+    output: Vec<OutputInContext>,
     docker: DockerIgnore,
     use_gitignore: bool,
     /// `.gitignore` matchers of the directories being visited, outermost first.
@@ -152,8 +153,8 @@ impl Walker {
             }
             if self
                 .output
-                .as_ref()
-                .is_some_and(|o| o.covers(rel_dir, name.as_bytes()))
+                .iter()
+                .any(|o| o.covers(rel_dir, name.as_bytes()))
             {
                 self.ignore(&rel, is_dir, "the output of this build".into());
                 continue;

@@ -132,6 +132,17 @@ fn issue_9_empty_source_date_epoch_is_refused() {
             .stderr(predicate::str::contains("hint:"));
     }
     assert!(list_dir(&t.root().join("out")).is_empty());
+    // export stamps archive members with it: the same rule.
+    t.build_digest("img.tar", &[]);
+    t.cmd()
+        .args(["export", "out/img.tar", "-o", "out/x.tar"])
+        .env("SOURCE_DATE_EPOCH", "")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "SOURCE_DATE_EPOCH is set but empty",
+        ));
+    assert_eq!(list_dir(&t.root().join("out")), vec!["img.tar"]);
 }
 
 // See: issue #9. Tags that podman load refuses were accepted and written into the image.

@@ -128,6 +128,12 @@ fn issue_9_verify_checks_a_layer_repeated_with_another_media_type() {
             && err.contains("does not match its descriptor"),
         "{err}"
     );
+    // export copied the blob once by digest and passed the second descriptor on unchecked.
+    t.cmd()
+        .args(["export", "img", "-o", "out/x.tar"])
+        .assert()
+        .code(3);
+    assert!(crate::util::list_dir(&t.root().join("out")).is_empty());
 }
 
 #[test]
@@ -400,6 +406,21 @@ fn issue_9_truncated_archive_fails_verify_and_warns_otherwise() {
         .stderr(predicate::str::contains("warning"))
         .stderr(predicate::str::contains("truncated"))
         .stderr(predicate::str::contains("zz-notes"));
+    // export warns too, in its report and in --json.
+    for format in ["oci-archive", "rootfs-tar"] {
+        let out = format!("out/{format}.tar");
+        t.cmd()
+            .args(["export", "cut.tar", "--format", format, "-o", &out])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("warning"))
+            .stderr(predicate::str::contains("zz-notes"));
+    }
+    t.cmd()
+        .args(["export", "cut.tar", "--json", "-o", "out/j.tar"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("zz-notes"));
 }
 
 #[test]

@@ -12,7 +12,9 @@ use oci_spec::image::Descriptor;
 use super::{BuildTarget, Built, write_image, write_layer};
 use crate::context;
 use crate::error::escape_bytes;
+use crate::image::base;
 use crate::image::source::Image;
+use crate::layer::reader::Limits;
 use crate::layer::{EntryDigest, LayerDescriptor};
 use crate::options::BuildOptions;
 use crate::progress::NoProgress;
@@ -35,10 +37,12 @@ pub(super) fn check(
     skip_dirs: &HashSet<Vec<u8>>,
     first: &Pass,
 ) -> Result<()> {
-    let scratch = tempfile::Builder::new()
-        .prefix(".imgbuild-check-")
-        .tempdir()
-        .context("creating a scratch directory for the second build")?;
+    // Tracked, so that even a third Ctrl-C removes it.
+    let scratch = crate::interrupt::TempDir::create(
+        tempfile::Builder::new().prefix(".imgbuild-check-"),
+        None,
+    )
+    .context("creating a scratch directory for the second build")?;
     let store = BlobStore::create(scratch.path())?;
     let ctx = context::walk(&opts.context, &opts.ignore).with_context(|| {
         format!(
@@ -47,11 +51,11 @@ pub(super) fn check(
         )
     })?;
     let tmp = store.temp()?;
-    let file = tmp.reopen().context("opening the second build's layer")?;
-    let (_, layer, entries) = write_layer(opts, &ctx, file, skip_dirs, true, &NoProgress)
+    let (_, layer, entries) = write_layer(opts, &ctx, tmp.as_file(), skip_dirs, true, &NoProgress)
         .context("building the layer a second time")?;
     store.commit(tmp, &layer.digest)?;
-    let mut copied = HashSet::new();
+    // Base layers are copied and verified again too: the second build is a whole build.
+    let mut copied = base::Verified::new(Limits::from_env()?);
     let mut built = Vec::new();
     for t in targets {
         built.push(write_image(opts, base, t, &layer, &store, &mut copied)?);

@@ -24,7 +24,9 @@ const MAX_DEPTH: usize = 8;
 pub struct Copied {
     pub blobs: u64,
     pub bytes: u64,
-    done: HashSet<String>,
+    /// Blobs copied or checked, by digest, size and media type: a second descriptor with
+    /// the same digest but another size or media type is checked as what it claims.
+    done: HashSet<(String, u64, String)>,
 }
 
 /// Copy `desc` and everything it references into `store`.
@@ -78,16 +80,21 @@ fn copy_blob(
     progress: &dyn Progress,
 ) -> Result<bool> {
     let hex = sha256_hex(desc)?.to_owned();
-    if !c.done.insert(hex.clone()) {
+    let key = (hex.clone(), desc.size(), desc.media_type().to_string());
+    if !c.done.insert(key) {
         return Ok(false);
     }
     let digest =
         Sha256Sum::from_hex(&hex).expect("sha256_hex returned 64 lowercase hex characters");
-    c.blobs += 1;
-    c.bytes = c.bytes.saturating_add(desc.size());
     if store.blob_path(&digest).is_file() {
+        // Copied before under another descriptor: read this one through its own check.
+        let mut blob = image.open_blob(desc)?;
+        std::io::copy(&mut blob, &mut std::io::sink())
+            .with_context(|| format!("reading blob {}", desc.digest()))?;
         return Ok(true);
     }
+    c.blobs += 1;
+    c.bytes = c.bytes.saturating_add(desc.size());
     image.copy_blob_into(desc, store, progress)?;
     Ok(true)
 }

@@ -85,9 +85,9 @@ impl ExportOptions {
                 _ => {}
             }
         }
-        let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) if !v.trim().is_empty() => parse_epoch("SOURCE_DATE_EPOCH", &v)? as u64,
-            _ => 0,
+        let mtime = match std::env::var_os("SOURCE_DATE_EPOCH") {
+            Some(v) => parse_epoch("SOURCE_DATE_EPOCH", &v.to_string_lossy())? as u64,
+            None => 0,
         };
         Ok(ExportOptions {
             reference,
@@ -278,7 +278,7 @@ fn export_image(
             bytes: copied.bytes,
         }),
         rootfs: None,
-        warnings: Vec::new(),
+        warnings: image.warnings().to_vec(),
         elapsed_ms: 0,
     })
 }
@@ -372,7 +372,7 @@ fn export_rootfs(
             dir.finish()?
         }
     };
-    let mut warnings = Vec::new();
+    let mut warnings = image.warnings().to_vec();
     if counts.skipped_devices > 0 {
         warnings.push(format!(
             "left out {} device file(s): creating devices needs root",
