@@ -64,6 +64,7 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
             [CompletionResult]::new('--normalize-modes', '--normalize-modes', [CompletionResultType]::ParameterName, 'Store modes as 0755 (directories, executables) or 0644, independent of the umask')
             [CompletionResult]::new('--no-ignore', '--no-ignore', [CompletionResultType]::ParameterName, 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)')
+            [CompletionResult]::new('--check-reproducible', '--check-reproducible', [CompletionResultType]::ParameterName, 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON document describing the image instead of the digest')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')

@@ -75,7 +75,7 @@ _imgbuild() {
             return 0
             ;;
         imgbuild__subcmd__build)
-            opts="-o -t -q -v -h -V --output --format --platform --base --tag --env --label --annotation --entrypoint --cmd --workdir --user --expose --prefix --chown --normalize-modes --compression --compression-level --no-ignore --ignore-file --source-date-epoch --json --quiet --verbose --color --progress --help --version"
+            opts="-o -t -q -v -h -V --output --format --platform --base --tag --env --label --annotation --entrypoint --cmd --workdir --user --expose --prefix --chown --normalize-modes --compression --compression-level --no-ignore --ignore-file --source-date-epoch --check-reproducible --json --quiet --verbose --color --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

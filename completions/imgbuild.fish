@@ -69,6 +69,7 @@ plain\t'One line per stage, for CI logs'
 never\t'No progress output'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l normalize-modes -d 'Store modes as 0755 (directories, executables) or 0644, independent of the umask'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-ignore -d 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l check-reproducible -d 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l json -d 'Print a JSON document describing the image instead of the digest'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'

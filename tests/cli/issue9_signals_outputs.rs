@@ -314,6 +314,10 @@ fn run_case(c: &Case) {
             reader.join().unwrap()
         );
     }
+    if let Some(pipe) = &stuck {
+        // Wait until the pipe is full, so that imgbuild really is blocked in write(2).
+        wait_until_full(pipe, &c.name);
+    }
     std::thread::sleep(c.delay);
     for (i, &sig) in c.signals.iter().enumerate() {
         if i > 0 {
@@ -510,13 +514,40 @@ fn issue_9_double_sigterm_sighup_and_a_third_signal() {
         "SIGINT x3 stuck on a full stdout pipe",
         &["build", "small", "--base", "{image}", "-o", "-"],
         IMAGE,
-        500,
+        100,
     );
     stuck.signals = vec![libc::SIGINT; 3];
     stuck.gap = Duration::from_millis(20);
     stuck.stdout = StdoutTo::StuckPipe;
     for c in [term, hup, three, three_archive, stuck] {
         run_case(&c);
+    }
+}
+
+/// Poll the bytes waiting in the pipe until it is all but full (a write may leave less than
+/// a page free) and stays so: imgbuild is then blocked in write(2). 60 s at most.
+fn wait_until_full(pipe: &std::process::ChildStdout, name: &str) {
+    use std::os::fd::AsRawFd;
+    let fd = pipe.as_raw_fd();
+    // SAFETY: F_GETPIPE_SZ on a pipe fd we own.
+    let capacity = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    assert!(capacity > 0, "{name}: F_GETPIPE_SZ failed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = -1;
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) };
+        assert_eq!(rc, 0, "{name}: FIONREAD failed");
+        if queued > capacity - 4096 && queued == last {
+            return;
+        }
+        last = queued;
+        assert!(
+            Instant::now() < deadline,
+            "{name}: stdout pipe never filled ({queued} of {capacity} bytes)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
