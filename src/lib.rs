@@ -12,6 +12,7 @@
 //!
 //! Each file of the context is read exactly once; memory stays bounded whatever the size.
 
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod compress;

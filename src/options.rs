@@ -19,7 +19,7 @@ use crate::image::reference::ImageRef;
 use crate::layer::HeaderOptions;
 use crate::sink::{Format, Target};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// The context directory, resolved (the one path we follow symlinks for).
     pub context: PathBuf,
@@ -39,7 +39,6 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// `--check-reproducible`: build twice and compare every blob before committing.
     pub check_reproducible: bool,
-    pub json: bool,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -51,6 +50,37 @@ fn usage_hint(msg: impl Into<String>, hint: impl Into<String>) -> anyhow::Error 
 }
 
 impl BuildOptions {
+    /// Options for building `context` into `target` in `format` with every default: one
+    /// linux/amd64 image, no base, gzip at level 6, `.dockerignore` and `.gitignore` rules,
+    /// modes and mtimes as on disk, `created` = `created` seconds since the epoch (pass a
+    /// fixed value, as `SOURCE_DATE_EPOCH` does, for a reproducible image). Fields are
+    /// plain data: change them before calling [`crate::build::prepare`].
+    pub fn new(context: &Path, format: Format, target: Target, created: i64) -> Result<Self> {
+        Ok(BuildOptions {
+            context: resolve_context(context)?,
+            context_arg: context.to_path_buf(),
+            target,
+            format,
+            platforms: parse_platforms(&[])?,
+            platforms_explicit: false,
+            base: None,
+            tags: Vec::new(),
+            settings: ImageSettings {
+                created,
+                created_by: "imgbuild build".into(),
+                ..ImageSettings::default()
+            },
+            header: HeaderOptions::default(),
+            compression: Compression::new(Algorithm::Gzip, None)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ignore: IgnoreOptions::default(),
+            source_date_epoch: None,
+            check_reproducible: false,
+        })
+    }
+
+    /// Check the flags of `imgbuild build` and turn them into options; `env_epoch` is
+    /// `SOURCE_DATE_EPOCH` as the environment has it, `now` the time of the build.
     pub fn from_args(
         args: &BuildArgs,
         env_epoch: Option<String>,
@@ -120,7 +150,9 @@ impl BuildOptions {
                 &file.display().to_string(),
             )?);
         }
-        let mut created_by = format!("imgbuild {} build", env!("CARGO_PKG_VERSION"));
+        // No version: a new release must not change every image's digest. A user who wants
+        // it recorded says so with --label or --annotation.
+        let mut created_by = String::from("imgbuild build");
         if !prefix.is_empty() {
             created_by.push_str(&format!(" --prefix /{}", String::from_utf8_lossy(&prefix)));
         }
@@ -168,7 +200,6 @@ impl BuildOptions {
             },
             source_date_epoch,
             check_reproducible: args.check_reproducible,
-            json: args.json,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The one integration-test binary: a module per theme.
 
+mod api; // the library used from Rust: options, prepare, build, read back (#10)
 mod base; // --base and several platforms
 mod build; // what goes into the layer, config and output
 mod checker; // our own image validator, run on every image built

@@ -58,3 +58,48 @@ pub struct StatsReport {
     pub bytes_in: u64,
     pub elapsed_ms: u64,
 }
+
+impl BuildReport {
+    /// The document for what a build wrote.
+    pub fn of(b: &crate::build::BuiltImage) -> BuildReport {
+        BuildReport {
+            digest: b.top.digest().to_string(),
+            media_type: b.top.media_type().to_string(),
+            output: OutputReport {
+                format: b.format.name().to_owned(),
+                path: b.path.as_ref().map(|p| p.display().to_string()),
+            },
+            manifests: b
+                .manifests
+                .iter()
+                .map(|m| ManifestReport {
+                    platform: m.platform.to_string(),
+                    digest: m.descriptor.digest().to_string(),
+                    size: m.descriptor.size(),
+                    config_digest: m.config.prefixed(),
+                    base_digest: m.base_digest.clone(),
+                })
+                .collect(),
+            layer: LayerReport {
+                digest: b.layer.digest.prefixed(),
+                diff_id: b.layer.diff_id.prefixed(),
+                size: b.layer.size,
+                uncompressed_size: b.layer.tar_size,
+                media_type: b.layer.media_type.to_string(),
+            },
+            base: b.base.as_ref().map(|base| BaseReport {
+                reference: base.reference.clone(),
+                form: base.form.to_owned(),
+            }),
+            tags: b.tags.clone(),
+            files: b.files,
+            warnings: b.warnings.clone(),
+            stats: StatsReport {
+                files: b.files,
+                entries: b.entries,
+                bytes_in: b.bytes_in,
+                elapsed_ms: b.timings.total_ms,
+            },
+        }
+    }
+}

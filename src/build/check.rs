@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use anyhow::{Context as _, Result, anyhow};
 use oci_spec::image::Descriptor;
 
-use super::{BuildTarget, Built, write_image, write_layer};
+use super::pipeline::{BuildTarget, Built, record_for, write_image, write_layer};
 use crate::context;
 use crate::error::escape_bytes;
 use crate::image::base;
@@ -60,7 +60,7 @@ pub(super) fn check(
     for t in targets {
         built.push(write_image(opts, base, t, &layer, &store, &mut copied)?);
     }
-    let record = super::record_for(opts, &built, &store)?;
+    let record = record_for(opts, &built, &store)?;
     let second = Pass {
         layer,
         entries,

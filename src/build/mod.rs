@@ -1,0 +1,279 @@
+//! Building an image from a directory, as a library: [`prepare`] claims the output, opens
+//! and checks the base image and walks the context; [`Prepared::build`] writes the layer in
+//! one pass, each platform's config and manifest, the index, and commits the output, and
+//! returns a [`BuiltImage`] that says everything about what was written.
+//!
+//! The two steps let a caller show what is about to be built (platforms, file count, what
+//! was ignored, warnings) before the long part starts, as `imgbuild build` does.
+//!
+//! ```text
+//! prepare:  sink (claimed first) → base (opened) → walk
+//! build:    layer (one pass) → per platform: base layers (verified), config, manifest
+//!           → index (several platforms) → [second build and comparison] → commit
+//! ```
+
+mod check;
+mod pipeline;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use oci_spec::image::Descriptor;
+
+use self::pipeline::{
+    BuildTarget, prefix_dirs_in_bases, record_for, targets, warnings_for, write_image, write_layer,
+};
+use crate::context::{self, Context, Ignored};
+use crate::digest::Sha256Sum;
+use crate::image::source::Image;
+use crate::image::{Platform, base};
+use crate::layer::LayerDescriptor;
+use crate::layer::reader::Limits;
+use crate::options::BuildOptions;
+use crate::progress::{Progress, Stage};
+use crate::sink::{Format, Sink, Target};
+use crate::store::BlobStore;
+
+/// A build whose output is claimed, whose base is open and whose context is walked: ready to
+/// write. Dropping it instead of calling [`Prepared::build`] leaves nothing behind.
+pub struct Prepared {
+    opts: BuildOptions,
+    started: Instant,
+    sink: Sink,
+    store: BlobStore,
+    base: Option<Image>,
+    targets: Vec<BuildTarget>,
+    verified: base::Verified,
+    ctx: Context,
+    skip_dirs: HashSet<Vec<u8>>,
+    warnings: Vec<String>,
+    walk_ms: u64,
+}
+
+/// One platform's image in a [`BuiltImage`].
+#[derive(Debug, Clone)]
+pub struct BuiltManifest {
+    /// The platform it was built for.
+    pub platform: Platform,
+    /// The manifest's descriptor (digest, size, media type, platform).
+    pub descriptor: Descriptor,
+    /// The digest of its config.
+    pub config: Sha256Sum,
+    /// Its layers, the base's first, the context layer last.
+    pub layers: Vec<Sha256Sum>,
+    /// The base manifest it was built on, if any (`sha256:…`).
+    pub base_digest: Option<String>,
+}
+
+/// The base image a build used, as given.
+#[derive(Debug, Clone)]
+pub struct BaseInfo {
+    /// The reference as given (`--base`).
+    pub reference: String,
+    /// What it was read as: `oci-dir`, `oci-archive` or `docker-archive`.
+    pub form: &'static str,
+}
+
+/// How long each stage took, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Walking the context.
+    pub walk_ms: u64,
+    /// Writing the context layer.
+    pub layer_ms: u64,
+    /// Base layers, configs, manifests, the index, a second build if asked, the commit.
+    pub image_ms: u64,
+    /// From [`prepare`] to the commit.
+    pub total_ms: u64,
+}
+
+/// What a build wrote: everything `imgbuild build --json` prints comes from here.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    /// What `index.json` names: the manifest, or the index of several platforms.
+    pub top: Descriptor,
+    /// One entry per platform, in the order built.
+    pub manifests: Vec<BuiltManifest>,
+    /// The context layer, shared by every platform.
+    pub layer: LayerDescriptor,
+    /// The base image, if any.
+    pub base: Option<BaseInfo>,
+    /// The tags written into the output.
+    pub tags: Vec<String>,
+    /// The output format.
+    pub format: Format,
+    /// The output path, or `None` for a stream on stdout.
+    pub path: Option<PathBuf>,
+    /// Warnings: from opening the base, skipped sockets, likely secrets.
+    pub warnings: Vec<String>,
+    /// Regular files in the layer (hard links counted once).
+    pub files: u64,
+    /// Tar entries of the context in the layer.
+    pub entries: u64,
+    /// Bytes of file content read.
+    pub bytes_in: u64,
+    /// One line per base layer verified while copied (digest, diff_id, how).
+    pub verified_base_layers: Vec<String>,
+    /// Whether a second build was made and compared (`check_reproducible`).
+    pub checked_reproducible: bool,
+    /// How long each stage took.
+    pub timings: Timings,
+}
+
+/// Claim the output, open the base image and walk the context of `opts`. Nothing is
+/// written yet but the output's temporary files.
+pub fn prepare(opts: &BuildOptions, progress: &dyn Progress) -> Result<Prepared> {
+    let started = Instant::now();
+    let sink = Sink::prepare(opts.format, &opts.target)?;
+    let store = sink.store()?;
+    let base = match &opts.base {
+        Some(r) => Some(Image::open(r).with_context(|| format!("reading base image '{r}'"))?),
+        None => None,
+    };
+    let mut warnings: Vec<String> = base.iter().flat_map(|b| b.warnings().to_vec()).collect();
+    let targets = targets(opts, base.as_ref())?;
+    let verified = base::Verified::new(Limits::from_env()?);
+
+    progress.stage(Stage::Walking, None);
+    let walk_started = Instant::now();
+    let ctx = context::walk(&opts.context, &opts.ignore)
+        .with_context(|| format!("walking build context '{}'", opts.context_arg.display()))?;
+    let walk_ms = walk_started.elapsed().as_millis() as u64;
+    warnings.extend(warnings_for(&ctx));
+    // Directories of --prefix that every base already has are not emitted again, so the
+    // base's owner and mode for them survive.
+    let skip_dirs = match &base {
+        Some(image) if !opts.header.prefix.is_empty() => {
+            prefix_dirs_in_bases(image, &targets, &opts.header.prefix)?
+        }
+        _ => HashSet::new(),
+    };
+    Ok(Prepared {
+        opts: opts.clone(),
+        started,
+        sink,
+        store,
+        base,
+        targets,
+        verified,
+        ctx,
+        skip_dirs,
+        warnings,
+        walk_ms,
+    })
+}
+
+impl Prepared {
+    /// The platforms that will be built, in order.
+    pub fn platforms(&self) -> Vec<&Platform> {
+        self.targets.iter().map(|t| &t.platform).collect()
+    }
+
+    /// Regular files that will be read (hard links counted once).
+    pub fn files(&self) -> u64 {
+        self.ctx.file_count()
+    }
+
+    /// Bytes of file content that will be read.
+    pub fn bytes_in(&self) -> u64 {
+        self.ctx.content_bytes()
+    }
+
+    /// What the walk left out, and why.
+    pub fn ignored(&self) -> &[Ignored] {
+        &self.ctx.ignored
+    }
+
+    /// Warnings so far: from opening the base, skipped sockets, likely secrets.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Write the image and commit the output.
+    pub fn build(mut self, progress: &dyn Progress) -> Result<BuiltImage> {
+        let opts = &self.opts;
+        let bytes_in = self.ctx.content_bytes();
+        progress.stage(Stage::WritingLayer, Some(bytes_in));
+        let layer_started = Instant::now();
+        let mtime = opts.settings.created.max(0) as u64;
+        let blob = self.sink.layer_out(&self.store, mtime)?;
+        let check = opts.check_reproducible;
+        let (blob, layer, entries) =
+            write_layer(opts, &self.ctx, blob, &self.skip_dirs, check, progress)?;
+        self.sink
+            .commit_layer(&self.store, blob, &layer.digest, layer.size, mtime)?;
+        let layer_ms = layer_started.elapsed().as_millis() as u64;
+
+        progress.stage(Stage::WritingImage, None);
+        let image_started = Instant::now();
+        let mut built = Vec::new();
+        for t in &self.targets {
+            built.push(write_image(
+                opts,
+                self.base.as_ref(),
+                t,
+                &layer,
+                &self.store,
+                &mut self.verified,
+            )?);
+        }
+        let record = record_for(opts, &built, &self.store)?;
+        if check {
+            let first = check::Pass {
+                layer: layer.clone(),
+                entries,
+                built,
+                top: record.top.clone(),
+            };
+            check::check(
+                opts,
+                self.base.as_ref(),
+                &self.targets,
+                &self.skip_dirs,
+                &first,
+            )?;
+            built = first.built;
+        }
+        self.sink.finish(&record, mtime, Some(&layer.digest))?;
+        let image_ms = image_started.elapsed().as_millis() as u64;
+        let path = match &opts.target {
+            Target::Path(p) => Some(p.clone()),
+            Target::Stdout => None,
+        };
+        Ok(BuiltImage {
+            top: record.top,
+            manifests: built
+                .into_iter()
+                .map(|b| BuiltManifest {
+                    platform: b.platform,
+                    descriptor: b.desc,
+                    config: b.config,
+                    layers: b.layers,
+                    base_digest: b.base_digest,
+                })
+                .collect(),
+            layer,
+            base: self.base.as_ref().map(|b| BaseInfo {
+                reference: b.reference.to_string(),
+                form: b.form.name(),
+            }),
+            tags: opts.tags.clone(),
+            format: opts.format,
+            path,
+            warnings: self.warnings,
+            files: self.ctx.file_count(),
+            entries: self.ctx.entries.len() as u64,
+            bytes_in,
+            verified_base_layers: self.verified.report().to_vec(),
+            checked_reproducible: check,
+            timings: Timings {
+                walk_ms: self.walk_ms,
+                layer_ms,
+                image_ms,
+                total_ms: self.started.elapsed().as_millis() as u64,
+            },
+        })
+    }
+}
