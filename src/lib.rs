@@ -11,6 +11,41 @@
 //! ```
 //!
 //! Each file of the context is read exactly once; memory stays bounded whatever the size.
+//!
+//! # Use as a library
+//!
+//! Options are plain data ([`options::BuildOptions`]); [`build::prepare`] claims the output,
+//! opens the base and walks the context; [`build::Prepared::build`] writes the image and
+//! returns a [`build::BuiltImage`] with its digests. The image reader
+//! ([`image::source::Image`]) opens what was written, verifying every blob it reads.
+//!
+//! ```
+//! use imgbuild::build;
+//! use imgbuild::image::{reference::ImageRef, source::Image};
+//! use imgbuild::options::BuildOptions;
+//! use imgbuild::progress::NoProgress;
+//! use imgbuild::sink::{Format, Target};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let context = tempfile::tempdir()?;
+//! std::fs::write(context.path().join("hello.txt"), "hello\n")?;
+//! let out = tempfile::tempdir()?;
+//! let layout = out.path().join("layout");
+//!
+//! // Every default, a fixed creation time (as SOURCE_DATE_EPOCH gives), one tag.
+//! let target = Target::Path(layout.clone());
+//! let mut options = BuildOptions::new(context.path(), Format::OciDir, target, 1_700_000_000)?;
+//! options.tags.push("hello:1".into());
+//!
+//! let built = build::prepare(&options, &NoProgress)?.build(&NoProgress)?;
+//! assert_eq!(built.files, 1);
+//!
+//! let reference = format!("oci:{}:hello:1", layout.display());
+//! let image = Image::open(&ImageRef::parse(&reference).map_err(anyhow::Error::msg)?)?;
+//! assert_eq!(image.top()?.digest(), built.top.digest());
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod build;
 pub mod cli;
