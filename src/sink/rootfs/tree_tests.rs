@@ -43,18 +43,24 @@ fn flatten(layers: &[&[TarEntry]]) -> Result<Tree, String> {
 
 /// `path:kind` for every path, sorted (`d`, `f`, `l>target`).
 fn listing(t: &Tree) -> Vec<String> {
-    t.nodes
-        .iter()
-        .map(|(p, n)| {
-            let k = match &n.kind {
+    let mut v: Vec<(Vec<u8>, String)> = (1..t.nodes.len() as u32)
+        .filter(|&id| t.nodes[id as usize].kind() != FREE)
+        .map(|id| {
+            let k = match t.kind_of(id).unwrap() {
                 NodeKind::Dir => "d".to_owned(),
                 NodeKind::File { .. } => "f".to_owned(),
-                NodeKind::Symlink(t) => format!("l>{}", String::from_utf8_lossy(t)),
+                NodeKind::Symlink(t) => format!("l>{}", String::from_utf8_lossy(&t)),
                 NodeKind::Special { .. } => "s".to_owned(),
             };
-            format!("{}:{k}", String::from_utf8_lossy(p))
+            let p = t.path_of(id);
+            assert_eq!(t.lookup(&p).unwrap(), Some(id), "index of {p:?}");
+            let shown = format!("{}:{k}", String::from_utf8_lossy(&p));
+            (p, shown)
         })
-        .collect()
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), t.len());
+    v.into_iter().map(|(_, s)| s).collect()
 }
 
 macro_rules! flattens_to {
@@ -194,7 +200,8 @@ fn hard_links_always_point_at_an_output_path() {
     let plan = flatten(&[&[f("a"), h("b", "a"), h("c", "/a")]])
         .unwrap()
         .into_plan();
-    let acts: Vec<&Action> = plan.actions.iter().map(|(_, _, a)| a).collect();
+    let actions = plan.actions().unwrap();
+    let acts: Vec<&Action> = actions.iter().map(|(_, _, a)| a).collect();
     assert_eq!(acts.len(), 3, "{acts:?}");
     assert!(matches!(acts[0], Action::Data { path, .. } if path == b"a"));
     assert!(matches!(acts[1], Action::Link { path, target, .. } if path == b"b" && target == b"a"));
@@ -202,7 +209,8 @@ fn hard_links_always_point_at_an_output_path() {
     // path, the others link to it.
     let t = flatten(&[&[f("a"), h("c", "a"), h("b", "a")], &[f(".wh.a")]]).unwrap();
     let plan = t.into_plan();
-    let acts: Vec<&Action> = plan.actions.iter().map(|(_, _, a)| a).collect();
+    let actions = plan.actions().unwrap();
+    let acts: Vec<&Action> = actions.iter().map(|(_, _, a)| a).collect();
     assert_eq!(
         acts,
         [
@@ -221,7 +229,7 @@ fn hard_links_always_point_at_an_output_path() {
     // Replaced instead of deleted: the link keeps the old content, under its own name.
     let t = flatten(&[&[f("a"), h("b", "a")], &[f("a")]]).unwrap();
     let plan = t.into_plan();
-    assert_eq!(plan.actions.len(), 2);
+    assert_eq!(plan.len(), 2);
     assert!(plan.uses_layer(0) && plan.uses_layer(1));
     refused!(&[&[h("b", "missing")]], "not in the image");
     refused!(&[&[h("b", "/etc/passwd")]], "not in the image");
@@ -237,7 +245,8 @@ fn hard_links_always_point_at_an_output_path() {
 fn plan_lists_directories_first_and_skips_unused_layers() {
     let t = flatten(&[&[f("a"), d("z"), d("b")], &[f("a"), f("z/x")]]).unwrap();
     let plan = t.into_plan();
-    let dirs: Vec<&[u8]> = plan.dirs.iter().map(|(p, _)| p.as_slice()).collect();
+    let all = plan.dirs().unwrap();
+    let dirs: Vec<&[u8]> = all.iter().map(|(p, _)| p.as_slice()).collect();
     assert_eq!(dirs, [&b"b"[..], b"z"]);
     assert!(!plan.uses_layer(0));
     assert!(plan.uses_layer(1));
@@ -320,14 +329,14 @@ mod properties {
             }
             let plan = tree.into_plan();
             let mut written: HashSet<Vec<u8>> = HashSet::new();
-            for (p, _) in &plan.dirs {
+            for (p, _) in &plan.dirs().unwrap() {
                 prop_assert!(clean(p), "dir {:?}", String::from_utf8_lossy(p));
                 let parent = p.iter().rposition(|&b| b == b'/').map(|i| p[..i].to_vec());
                 prop_assert!(parent.is_none_or(|q| written.contains(&q)));
                 written.insert(p.clone());
             }
             let mut last = (0, 0);
-            for (layer, ordinal, action) in &plan.actions {
+            for (layer, ordinal, action) in &plan.actions().unwrap() {
                 prop_assert!((*layer, *ordinal) >= last);
                 last = (*layer, *ordinal);
                 let (path, target) = match action {
