@@ -63,6 +63,7 @@ impl Arena {
     }
 
     /// Whether bytes went to the temporary file.
+    #[cfg(test)]
     pub fn spilled(&self) -> bool {
         self.file.is_some()
     }

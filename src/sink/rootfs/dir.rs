@@ -265,7 +265,10 @@ impl DirEmitter {
     /// path are opened, never following anything. None when something on the way is
     /// missing, not a directory or a symlink, or the path is not clean.
     fn open_real(&mut self, dir: &[u8]) -> Result<Option<OwnedFd>> {
-        let mut comps = dir.split(|&b| b == b'/').filter(|c| !c.is_empty()).peekable();
+        let mut comps = dir
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .peekable();
         let mut kept = 0;
         while let (Some(c), Some((name, _))) = (comps.peek(), self.open.get(kept))
             && *c == name.as_slice()

@@ -46,10 +46,21 @@ pub enum Action {
 /// One output entry, its path and target in the buffers given to `Plan::step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    Data { meta: Meta, size: u64 },
-    Link { meta: Meta },
-    Symlink { meta: Meta },
-    Special { kind: Kind, dev: (u32, u32), meta: Meta },
+    Data {
+        meta: Meta,
+        size: u64,
+    },
+    Link {
+        meta: Meta,
+    },
+    Symlink {
+        meta: Meta,
+    },
+    Special {
+        kind: Kind,
+        dev: (u32, u32),
+        meta: Meta,
+    },
 }
 
 /// The output: the root's metadata, the directories (from the tree), then the steps in
@@ -165,7 +176,8 @@ impl Plan {
 
     /// The layer and ordinal of the entry that triggers step `i`.
     pub fn entry(&self, i: usize) -> (u32, u64) {
-        self.tree.entry_of(self.trigger(i).min(u64::from(NONE - 1)) as u32)
+        self.tree
+            .entry_of(self.trigger(i).min(u64::from(NONE - 1)) as u32)
     }
 
     /// Where layer `layer`'s steps start.
@@ -203,7 +215,9 @@ impl Plan {
                 Step::Symlink { meta }
             }
             NodeKind::Special { kind, dev } => Step::Special { kind, dev, meta },
-            NodeKind::Dir => return Err(crate::error::invalid("a directory step (internal error)")),
+            NodeKind::Dir => {
+                return Err(crate::error::invalid("a directory step (internal error)"));
+            }
         })
     }
 

@@ -101,10 +101,16 @@ pub enum NodeKind {
     Dir,
     /// A regular file of `size` bytes, whose content is that of entry `origin` (the global
     /// entry number of the file entry; a hard link shares its target's).
-    File { origin: u32, size: u64 },
+    File {
+        origin: u32,
+        size: u64,
+    },
     Symlink(Vec<u8>),
     /// Character or block device, or fifo.
-    Special { kind: Kind, dev: (u32, u32) },
+    Special {
+        kind: Kind,
+        dev: (u32, u32),
+    },
 }
 
 /// One path of the tree: 48 bytes, whatever the path's length.
@@ -139,7 +145,11 @@ impl Node {
         self.kind() == DIR
     }
     fn first_child(&self) -> u32 {
-        if self.is_dir() { self.data as u32 } else { NONE }
+        if self.is_dir() {
+            self.data as u32
+        } else {
+            NONE
+        }
     }
 }
 
@@ -372,7 +382,9 @@ impl Tree {
         let mut hole = self.node_hash(id)? as usize & mask;
         while self.slots[hole] != id {
             if self.slots[hole] == NONE {
-                return Err(invalid("a path missing from the tree's index (internal error)"));
+                return Err(invalid(
+                    "a path missing from the tree's index (internal error)",
+                ));
             }
             hole = (hole + 1) & mask;
         }
@@ -485,6 +497,7 @@ impl Tree {
     }
 
     /// The node of a clean path (`a/b`), without following anything.
+    #[cfg(test)]
     fn lookup(&self, path: &[u8]) -> Result<Option<u32>> {
         let mut cur = ROOT;
         for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
@@ -844,7 +857,11 @@ impl Tree {
             if c == b".." {
                 if cur == ROOT {
                     let (l, t) = last_link.unwrap_or((NONE, Vec::new()));
-                    let l = if l == NONE { Vec::new() } else { self.path_of(l) };
+                    let l = if l == NONE {
+                        Vec::new()
+                    } else {
+                        self.path_of(l)
+                    };
                     return Err(invalid(format!(
                         "tar entry '{}' goes through symlink '{}' -> '{}', which leads outside the image's root",
                         escape_bytes(entry),
@@ -975,13 +992,15 @@ impl Tree {
                 continue;
             }
             buf.clear();
-            self.names
-                .read_into(n.name, n.name_len.into(), &mut buf)?;
+            self.names.read_into(n.name, n.name_len.into(), &mut buf)?;
             self.nodes[i].name = fresh.push(&buf)?;
             if n.kind() == SYMLINK {
                 buf.clear();
-                self.names
-                    .read_into((n.data >> 16) as u32, (n.data & 0xffff) as usize, &mut buf)?;
+                self.names.read_into(
+                    (n.data >> 16) as u32,
+                    (n.data & 0xffff) as usize,
+                    &mut buf,
+                )?;
                 let off = fresh.push(&buf)?;
                 self.nodes[i].data = (u64::from(off) << 16) | (n.data & 0xffff);
             }
