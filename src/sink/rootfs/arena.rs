@@ -170,7 +170,7 @@ mod tests {
         }
         let (off, s) = offs.last().unwrap();
         assert_eq!(get(&a, *off, s.len()), s.as_bytes()); // still pending
-        assert_eq!(a.with(x, 5, |b| b == b"hello").unwrap(), true);
+        assert!(a.with(x, 5, |b| b == b"hello").unwrap());
         assert!(get(&a, 0, 0).is_empty());
     }
 

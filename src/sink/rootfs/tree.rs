@@ -49,6 +49,9 @@ const OPAQUE: &[u8] = b".wh..wh..opq";
 const WHITEOUT: &[u8] = b".wh.";
 const AUFS_META: &[u8] = b".wh..wh.";
 
+/// Arena bytes from which garbage is worth compacting away.
+const COMPACT_AT: u64 = 16 << 20;
+
 /// No node (an empty slot, the end of a list).
 const NONE: u32 = u32::MAX;
 /// Node 0 is the image's root directory.
@@ -186,6 +189,8 @@ pub struct Tree {
     names: Arena,
     /// Arena bytes referenced by live nodes (names and symlink targets).
     live_bytes: u64,
+    /// The arena is compacted from this size on, when it is mostly garbage.
+    compact_at: u64,
     /// Open addressing (linear probing) from (parent, name) to node; NONE is empty.
     slots: Vec<u32>,
     hasher: RandomState,
@@ -272,6 +277,7 @@ impl Tree {
             live: 0,
             names,
             live_bytes: 0,
+            compact_at: COMPACT_AT,
             slots: vec![NONE; 16],
             hasher: RandomState::new(),
             side: HashMap::new(),
@@ -981,7 +987,7 @@ impl Tree {
     /// When most of the arena is garbage (names of removed paths), copy the live bytes to
     /// a new arena: amortised linear, and bounded by the live tree.
     fn maybe_compact(&mut self) -> Result<()> {
-        if self.names.bytes() < (16 << 20) || self.names.bytes() < 2 * self.live_bytes {
+        if self.names.bytes() < self.compact_at || self.names.bytes() < 2 * self.live_bytes {
             return Ok(());
         }
         let mut fresh = self.names.fresh();
