@@ -79,7 +79,9 @@ pub struct Plan {
 
 impl Tree {
     /// The output plan (see `Plan`), keeping the tree.
-    pub fn into_plan(self) -> Plan {
+    pub fn into_plan(mut self) -> Plan {
+        // Lookups are over: the index goes before the plan takes its memory.
+        self.slots = Vec::new();
         let mut plan = Plan {
             root: self.root,
             tree: self,

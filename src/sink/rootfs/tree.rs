@@ -42,8 +42,10 @@ use crate::layer::parse::{Kind, MAX_PATH, TarEntry};
 /// Symlinks followed while resolving one path (Linux's MAXSYMLINKS).
 pub const MAX_HOPS: usize = 40;
 /// Paths in the flattened tree, all layers together (three layers of 1,000,000 distinct
-/// paths): about 170 MiB of tree and index at the cap.
+/// paths): 144 MiB of nodes and 16 MiB of index at the cap, plus at most
+/// `arena::MEM_CAP` of names in memory.
 pub const MAX_NODES: usize = 3_000_000;
+const _: () = assert!(MAX_NODES + 1 < ID_MASK as usize);
 
 const OPAQUE: &[u8] = b".wh..wh..opq";
 const WHITEOUT: &[u8] = b".wh.";
@@ -51,6 +53,16 @@ const AUFS_META: &[u8] = b".wh..wh.";
 
 /// Arena bytes from which garbage is worth compacting away.
 const COMPACT_AT: u64 = 16 << 20;
+
+/// Index slots hold a node id in the low 22 bits (`MAX_NODES` + 1 < 2^22 - 1) and 10
+/// bits of its hash above, so that most probes never touch a node.
+const ID_BITS: u32 = 22;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
+
+/// The tag bits of a slot for hash `h`.
+fn tag_of(h: u64) -> u32 {
+    ((h >> 54) as u32) << ID_BITS
+}
 
 /// No node (an empty slot, the end of a list).
 const NONE: u32 = u32::MAX;
@@ -343,30 +355,38 @@ impl Tree {
 
     /// The child `name` of directory `parent`.
     fn find(&self, parent: u32, name: &[u8]) -> Result<Option<u32>> {
+        if self.slots.is_empty() {
+            return Ok(None);
+        }
         let mask = self.slots.len() - 1;
-        let mut i = self.hash(parent, name) as usize & mask;
+        let h = self.hash(parent, name);
+        let tag = tag_of(h);
+        let mut i = h as usize & mask;
         loop {
-            let id = self.slots[i];
-            if id == NONE {
+            let slot = self.slots[i];
+            if slot == NONE {
                 return Ok(None);
             }
-            let n = &self.nodes[id as usize];
-            if n.parent == parent
-                && usize::from(n.name_len) == name.len()
-                && self.names.with(n.name, name.len(), |b| b == name)?
-            {
-                return Ok(Some(id));
+            if slot & !ID_MASK == tag {
+                let id = slot & ID_MASK;
+                let n = &self.nodes[id as usize];
+                if n.parent == parent
+                    && usize::from(n.name_len) == name.len()
+                    && self.names.with(n.name, name.len(), |b| b == name)?
+                {
+                    return Ok(Some(id));
+                }
             }
             i = (i + 1) & mask;
         }
     }
 
     fn index_insert(&mut self, id: u32) -> Result<()> {
-        if (self.live + 1) * 4 > self.slots.len() * 3 {
-            let bigger = vec![NONE; self.slots.len() * 2];
+        if (self.live + 1) * 8 > self.slots.len() * 7 {
+            let bigger = vec![NONE; (self.slots.len() * 2).max(16)];
             let old = std::mem::replace(&mut self.slots, bigger);
-            for id in old.into_iter().filter(|&id| id != NONE) {
-                self.place(id)?;
+            for slot in old.into_iter().filter(|&s| s != NONE) {
+                self.place(slot & ID_MASK)?;
             }
         }
         self.place(id)
@@ -374,19 +394,23 @@ impl Tree {
 
     fn place(&mut self, id: u32) -> Result<()> {
         let mask = self.slots.len() - 1;
-        let mut i = self.node_hash(id)? as usize & mask;
+        let h = self.node_hash(id)?;
+        let mut i = h as usize & mask;
         while self.slots[i] != NONE {
             i = (i + 1) & mask;
         }
-        self.slots[i] = id;
+        self.slots[i] = id | tag_of(h);
         Ok(())
     }
 
     /// Remove `id` from the index (backward-shift deletion, no tombstones).
     fn index_remove(&mut self, id: u32) -> Result<()> {
+        if self.slots.is_empty() {
+            return Ok(());
+        }
         let mask = self.slots.len() - 1;
         let mut hole = self.node_hash(id)? as usize & mask;
-        while self.slots[hole] != id {
+        while self.slots[hole] & ID_MASK != id {
             if self.slots[hole] == NONE {
                 return Err(invalid(
                     "a path missing from the tree's index (internal error)",
@@ -401,7 +425,7 @@ impl Tree {
             if other == NONE {
                 break;
             }
-            let home = self.node_hash(other)? as usize & mask;
+            let home = self.node_hash(other & ID_MASK)? as usize & mask;
             // `other` may fill the hole unless its home lies in (hole, j].
             let (dh, dj) = (home.wrapping_sub(hole) & mask, j.wrapping_sub(hole) & mask);
             if dh == 0 || dh > dj {
@@ -698,7 +722,7 @@ impl Tree {
                 } else {
                     let id = u32::try_from(self.nodes.len())
                         .ok()
-                        .filter(|&id| id != NONE)
+                        .filter(|&id| id < ID_MASK)
                         .ok_or_else(|| invalid("too many paths"))?;
                     self.nodes.push(node);
                     id
