@@ -27,18 +27,26 @@ fn many_entries(dirs: usize, entries: usize) -> Layer {
     template.set_mtime(1_650_000_000);
     template.set_size(0);
     let template = *template.as_bytes();
+    // The checksum of the template with an empty name, type '0' and spaces for the sum.
+    let mut blank = template;
+    blank[148..156].fill(b' ');
+    blank[156] = b'0';
+    let base: u32 = blank.iter().map(|&b| u32::from(b)).sum();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut sha = Sha256::new();
     let mut chunk: Vec<u8> = Vec::with_capacity(1 << 20);
     let header = |name: &str, dir: bool, chunk: &mut Vec<u8>| {
         let mut h = template;
         h[..name.len()].copy_from_slice(name.as_bytes());
-        h[156] = if dir { b'5' } else { b'0' };
+        let mut sum = base + name.bytes().map(u32::from).sum::<u32>();
         if dir {
+            // Type '5' instead of '0' (+5), mode 0755 instead of 0644 (+1 per digit).
+            h[156] = b'5';
             h[100..107].copy_from_slice(b"0000755");
+            sum += 5 + 3;
+        } else {
+            h[156] = b'0';
         }
-        h[148..156].fill(b' ');
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
         h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
         chunk.extend_from_slice(&h);
     };

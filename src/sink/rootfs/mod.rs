@@ -141,7 +141,7 @@ pub fn emit(
         }
         let diff_id = diff_ids.get(i).map(String::as_str);
         let mut next = plan.layer_start(index);
-        let first = plan.seq(index, 0);
+        let (first, end) = (plan.seq(index, 0), plan.seq(index + 1, 0));
         read_layer(
             image,
             layer,
@@ -152,7 +152,8 @@ pub fn emit(
                 let mut seq = first;
                 while let Some(e) = tar.next_entry()? {
                     interrupt::check()?;
-                    while plan.trigger(next) == seq {
+                    // Entries beyond what the first read found trigger nothing.
+                    while seq < end && plan.trigger(next) == seq {
                         let step = plan.step(next, &mut path, &mut target)?;
                         next += 1;
                         apply(step, &path, &target, &e, tar, out)?;
@@ -166,7 +167,7 @@ pub fn emit(
             },
         )?;
         progress.advance(layer.size(), 0);
-        if plan.trigger(next) < plan.seq(index + 1, 0) {
+        if plan.trigger(next) < end {
             return Err(invalid(format!(
                 "layer {i} has fewer entries than its first read found (the image changed while it was read)"
             )));
