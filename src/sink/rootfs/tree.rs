@@ -207,6 +207,11 @@ pub struct Tree {
     slots: Vec<u32>,
     hasher: RandomState,
     side: HashMap<u32, Side>,
+    /// Bumped whenever a resolution may change (see `resolve_parent`).
+    generation: u64,
+    /// The last parent resolved: its components joined, the directory, its path's length,
+    /// the generation.
+    last_parent: Option<(Vec<u8>, u32, usize, u64)>,
     /// The global entry number of each layer's first entry.
     layer_start: Vec<u32>,
     next_seq: u64,
@@ -218,6 +223,24 @@ impl Default for Tree {
     fn default() -> Tree {
         Tree::with_arena(Arena::default())
     }
+}
+
+/// Whether `joined` is `comps` joined with `/`.
+fn same_path(joined: &[u8], comps: &[&[u8]]) -> bool {
+    let mut rest = joined;
+    for (i, c) in comps.iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'/', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        match rest.strip_prefix(*c) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The components of an entry's name: `./a//b/` → `[a, b]`; absolute names and `..` refused.
@@ -293,6 +316,8 @@ impl Tree {
             slots: vec![NONE; 16],
             hasher: RandomState::new(),
             side: HashMap::new(),
+            generation: 0,
+            last_parent: None,
             layer_start: Vec::new(),
             next_seq: 0,
             root: None,
@@ -593,7 +618,7 @@ impl Tree {
             }
             return Ok(());
         }
-        let (dir, dir_len) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
+        let (dir, dir_len) = self.resolve_parent(parents, at)?;
         if dir_len + usize::from(dir_len > 0) + name.len() > MAX_PATH {
             return Err(invalid(format!(
                 "tar entry '{}' resolves to a path longer than {MAX_PATH} bytes",
@@ -688,6 +713,10 @@ impl Tree {
     fn insert(&mut self, dir: u32, name: &[u8], content: Content, seq: u32) -> Result<u32> {
         let id = match self.find(dir, name)? {
             Some(id) => {
+                if matches!(self.nodes[id as usize].kind(), DIR | SYMLINK) {
+                    // What resolved through it may resolve differently now.
+                    self.generation += 1;
+                }
                 self.free_children(id)?;
                 self.release_data(id);
                 id
@@ -780,6 +809,7 @@ impl Tree {
 
     /// Return a node (already unlinked from its parent or part of a freed subtree).
     fn free_node(&mut self, id: u32) -> Result<()> {
+        self.generation += 1;
         self.index_remove(id)?;
         self.release_data(id);
         let n = &mut self.nodes[id as usize];
@@ -853,6 +883,29 @@ impl Tree {
         };
         let (dir, _) = self.resolve_dir(parents, false, at)?.ok_or_else(missing)?;
         self.find(dir, name)?.ok_or_else(missing)
+    }
+
+    /// `resolve_dir(parents, create)`, remembered for the next entry: entries of one
+    /// directory come together, and a deep path is then resolved once, not per entry.
+    /// Valid while no node is freed and no directory or symlink replaced (`generation`).
+    fn resolve_parent(&mut self, parents: &[&[u8]], at: At) -> Result<(u32, usize)> {
+        if let Some((key, dir, len, generation)) = &self.last_parent
+            && *generation == self.generation
+            && same_path(key, parents)
+        {
+            return Ok((*dir, *len));
+        }
+        let (dir, len) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
+        let mut key = self.last_parent.take().map(|l| l.0).unwrap_or_default();
+        key.clear();
+        for (i, c) in parents.iter().enumerate() {
+            if i > 0 {
+                key.push(b'/');
+            }
+            key.extend_from_slice(c);
+        }
+        self.last_parent = Some((key, dir, len, self.generation));
+        Ok((dir, len))
     }
 
     /// Resolve directory components in the tree (chroot semantics): the directory and the

@@ -513,6 +513,25 @@ mod structure {
         assert_eq!(seen, want);
     }
 
+    /// The remembered parent of the last entry is forgotten when what it resolved through
+    /// changes: a directory replaced by a symlink, a symlink retargeted, a subtree freed.
+    #[test]
+    fn issue_9_the_remembered_parent_follows_changes() {
+        flattens_to!(
+            &[&[f("p/a"), f("p/b"), l("p", "/q"), f("p/c")]],
+            ["p:l>/q", "q:d", "q/c:f"]
+        );
+        flattens_to!(
+            &[&[d("r"), d("s"), l("l", "r"), f("l/x"), l("l", "s"), f("l/y")]],
+            ["l:l>s", "r:d", "r/x:f", "s:d", "s/y:f"]
+        );
+        flattens_to!(
+            &[&[f("d/e/x"), f("d/e/y")], &[f(".wh.d"), f("d/e/z")]],
+            ["d:d", "d/e:d", "d/e/z:f"]
+        );
+        refused!(&[&[f("k/x"), f("k"), f("k/y")]], "not a directory");
+    }
+
     /// Owner ids too large for a node are kept on the side, exactly.
     #[test]
     fn issue_9_large_owner_ids_are_kept() {
