@@ -6,8 +6,8 @@ use std::hash::{BuildHasher, Hasher};
 use anyhow::Result;
 
 use super::{
-    BLOCK, CHAR, Content, DIR, FILE, FREE, ID_BITS, ID_MASK, Kind, MAX_NODES, Meta, NONE, Node,
-    NodeKind, ROOT, SIDE, SYMLINK, Side, Tree,
+    BIG_OWNER, BLOCK, CHAR, Content, DIR, FILE, FREE, ID_BITS, ID_MASK, Kind, MAX_BIG_OWNERS,
+    MAX_NODES, Meta, NONE, Node, NodeKind, ROOT, SIDE, SYMLINK, Tree,
 };
 use crate::error::invalid;
 
@@ -116,11 +116,11 @@ impl Tree {
 
     pub(super) fn meta_of(&self, id: u32) -> Meta {
         let n = &self.nodes[id as usize];
-        let (uid, gid) = self
-            .side
-            .get(&id)
-            .and_then(|s| s.owner)
-            .unwrap_or((n.uid.into(), n.gid.into()));
+        let (uid, gid) = if n.gid == BIG_OWNER {
+            self.owners.get(n.uid as usize).copied().unwrap_or_default()
+        } else {
+            (n.uid.into(), n.gid.into())
+        };
         Meta {
             mode: u32::from(n.bits & 0o7777),
             uid,
@@ -133,7 +133,7 @@ impl Tree {
     pub(super) fn origin_of(&self, id: u32) -> u32 {
         let n = &self.nodes[id as usize];
         if n.has_side()
-            && let Some(o) = self.side.get(&id).and_then(|s| s.origin)
+            && let Some(&o) = self.side.get(&id)
         {
             return o;
         }
@@ -217,30 +217,50 @@ impl Tree {
     }
 
     /// Set `id`'s metadata and writer, keeping its kind.
-    pub(super) fn set_meta(&mut self, id: u32, meta: Meta, seq: u32) {
-        let big = u32::try_from(meta.uid).is_err() || u32::try_from(meta.gid).is_err();
+    pub(super) fn set_meta(&mut self, id: u32, meta: Meta, seq: u32) -> Result<()> {
+        let (uid, gid) = match (u32::try_from(meta.uid), u32::try_from(meta.gid)) {
+            (Ok(u), Ok(g)) if u != BIG_OWNER && g != BIG_OWNER => (u, g),
+            _ => (self.big_owner(meta.uid, meta.gid)?, BIG_OWNER),
+        };
         let n = &mut self.nodes[id as usize];
         n.mtime = meta.mtime;
         n.seq = seq;
         n.bits = (n.bits & 0xf000) | (meta.mode & 0o7777) as u16;
-        n.uid = meta.uid as u32;
-        n.gid = meta.gid as u32;
-        let origin = if n.has_side() {
-            self.side.get(&id).and_then(|s| s.origin)
-        } else {
-            None
-        };
-        self.set_side(id, origin, big.then_some((meta.uid, meta.gid)));
+        n.uid = uid;
+        n.gid = gid;
+        Ok(())
     }
 
-    pub(super) fn set_side(&mut self, id: u32, origin: Option<u32>, owner: Option<(u64, u64)>) {
+    /// The index of owner ids that do not fit a node, in a table of distinct pairs.
+    fn big_owner(&mut self, uid: u64, gid: u64) -> Result<u32> {
+        if let Some(&i) = self.owner_index.get(&(uid, gid)) {
+            return Ok(i);
+        }
+        if self.owners.len() >= MAX_BIG_OWNERS {
+            return Err(invalid(format!(
+                "the image has more than {MAX_BIG_OWNERS} distinct owners with ids of {BIG_OWNER} or more"
+            )));
+        }
+        let i = self.owners.len() as u32;
+        self.owners.push((uid, gid));
+        self.owner_index.insert((uid, gid), i);
+        Ok(i)
+    }
+
+    /// Record that `id`'s content is that of entry `origin` (None: its own).
+    pub(super) fn set_origin(&mut self, id: u32, origin: Option<u32>) {
         let n = &mut self.nodes[id as usize];
-        if origin.is_none() && owner.is_none() {
-            n.bits &= !(SIDE << 12);
-            self.side.remove(&id);
-        } else {
-            n.bits |= SIDE << 12;
-            self.side.insert(id, Side { origin, owner });
+        match origin {
+            None => {
+                if n.has_side() {
+                    n.bits &= !(SIDE << 12);
+                    self.side.remove(&id);
+                }
+            }
+            Some(o) => {
+                n.bits |= SIDE << 12;
+                self.side.insert(id, o);
+            }
         }
     }
 
@@ -307,10 +327,8 @@ impl Tree {
         let n = &mut self.nodes[id as usize];
         n.data = content.data;
         n.bits = content.kind << 12;
-        self.set_meta(id, content.meta, seq);
-        let origin = content.origin.filter(|&o| o != seq);
-        let owner = self.side.get(&id).and_then(|s| s.owner);
-        self.set_side(id, origin, owner);
+        self.set_meta(id, content.meta, seq)?;
+        self.set_origin(id, content.origin.filter(|&o| o != seq));
         Ok(id)
     }
 

@@ -104,7 +104,7 @@ impl Plan {
             .side
             .iter()
             .filter(|(id, _)| t.nodes[**id as usize].kind() == FILE)
-            .filter_map(|(_, s)| s.origin)
+            .map(|(_, &origin)| origin)
             .collect();
         if !linked.is_empty() {
             let mut members: Vec<(u32, u32)> = (1..t.nodes.len() as u32)

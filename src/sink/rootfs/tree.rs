@@ -27,8 +27,10 @@
 //! of `u32` from (parent, name) to node, and nothing per path. A path is rebuilt from its
 //! parent chain when it is needed. Freed nodes are reused and the arena is compacted when
 //! it is mostly garbage, so memory follows the live tree, not the number of entries read:
-//! at the `MAX_NODES` cap, about 48 + 8 bytes per node plus at most `arena::MEM_CAP` bytes
-//! of names (the rest spills to a temporary file).
+//! at the `MAX_NODES` cap, about 48 + 5 bytes per node (plus about 9 per hard link and 4
+//! per output entry once planned) and at most `arena::MEM_CAP` bytes of names (the rest
+//! spills to a temporary file). Owner ids that do not fit 32 bits go to a table of at most
+//! `MAX_BIG_OWNERS` distinct pairs.
 
 use std::collections::HashMap;
 use std::hash::RandomState;
@@ -59,6 +61,12 @@ const COMPACT_AT: u64 = 16 << 20;
 const ID_BITS: u32 = 22;
 const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
+/// A node's `gid` when its owner ids are in `Tree::owners` (ids of 2^32 - 1 and more:
+/// `(uid_t)-1` is no owner on Linux, larger ones exist only in tar headers).
+const BIG_OWNER: u32 = u32::MAX;
+/// Distinct such owner pairs an image may use.
+const MAX_BIG_OWNERS: usize = 65_536;
+
 /// No node (an empty slot, the end of a list).
 const NONE: u32 = u32::MAX;
 /// Node 0 is the image's root directory.
@@ -72,7 +80,7 @@ const SYMLINK: u16 = 3;
 const CHAR: u16 = 4;
 const BLOCK: u16 = 5;
 const FIFO: u16 = 6;
-/// Set when the node has an entry in `Tree::side` (a hard link's origin, large owner ids).
+/// Set when the node has an entry in `Tree::side` (a hard link's origin).
 const SIDE: u16 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,15 +171,6 @@ impl Node {
     }
 }
 
-/// What does not fit in a node, for the few nodes that need it.
-#[derive(Debug, Clone, Copy)]
-struct Side {
-    /// A hard link's content: the target's origin (else the node's own entry).
-    origin: Option<u32>,
-    /// Owner ids above `u32::MAX - 1` (else the node's).
-    owner: Option<(u64, u64)>,
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// `.wh.NAME` entries read.
@@ -201,7 +200,11 @@ pub struct Tree {
     /// Open addressing (linear probing) from (parent, name) to node; NONE is empty.
     slots: Vec<u32>,
     hasher: RandomState,
-    side: HashMap<u32, Side>,
+    /// Hard links: node → the entry whose content it shares (4 + 4 bytes per link).
+    side: HashMap<u32, u32>,
+    /// Owner id pairs that do not fit a node (`gid` = BIG_OWNER, `uid` = index here).
+    owners: Vec<(u64, u64)>,
+    owner_index: HashMap<(u64, u64), u32>,
     /// Bumped whenever a resolution may change (see `resolve_parent`).
     generation: u64,
     /// The last parent resolved: its components joined, the directory, its path's length,
@@ -311,6 +314,8 @@ impl Tree {
             slots: vec![NONE; 16],
             hasher: RandomState::new(),
             side: HashMap::new(),
+            owners: Vec::new(),
+            owner_index: HashMap::new(),
             generation: 0,
             last_parent: None,
             layer_start: Vec::new(),
@@ -432,7 +437,7 @@ impl Tree {
                 if let Some(id) = self.find(dir, name)?
                     && self.nodes[id as usize].is_dir()
                 {
-                    self.set_meta(id, meta, seq);
+                    self.set_meta(id, meta, seq)?;
                     return Ok(());
                 }
                 content.data = u64::from(NONE);
@@ -656,7 +661,7 @@ impl Tree {
                         self.unlink_child(dir);
                         self.free_node(dir)?;
                     } else {
-                        self.make_implicit(dir, at);
+                        self.make_implicit(dir, at)?;
                     }
                 }
             }
@@ -667,16 +672,16 @@ impl Tree {
             {
                 self.remove_subtree(top)?;
             } else {
-                self.make_implicit(top, at);
+                self.make_implicit(top, at)?;
             }
         }
         Ok(())
     }
 
     /// A directory of a lower layer that keeps children of `at`'s layer: an implicit one.
-    fn make_implicit(&mut self, id: u32, at: At) {
+    fn make_implicit(&mut self, id: u32, at: At) -> Result<()> {
         let start = self.layer_start(at.0) as u32;
-        self.set_meta(id, Meta::implicit(at.2), start);
+        self.set_meta(id, Meta::implicit(at.2), start)
     }
 }
 

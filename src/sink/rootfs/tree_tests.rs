@@ -532,7 +532,7 @@ mod structure {
         refused!(&[&[f("k/x"), f("k"), f("k/y")]], "not a directory");
     }
 
-    /// Owner ids too large for a node are kept on the side, exactly.
+    /// Owner ids too large for a node are kept in a table of distinct pairs, exactly.
     #[test]
     fn issue_9_large_owner_ids_are_kept() {
         let mut e = f("big");
@@ -545,5 +545,41 @@ mod structure {
             panic!("{acts:?}")
         };
         assert_eq!((meta.uid, meta.gid), (e.uid, e.gid));
+        // Ids that fit stay in the node; 2^32 - 1 (the table's marker) goes to the table.
+        let mut t = Tree::new();
+        for (o, (uid, gid)) in [(7, 8), (u64::from(u32::MAX), 9), (1, u64::from(u32::MAX))]
+            .into_iter()
+            .enumerate()
+        {
+            let mut e = f(&format!("f{o}"));
+            (e.uid, e.gid) = (uid, gid);
+            t.apply(0, o as u64, &e).unwrap();
+        }
+        let acts = t.into_plan().actions().unwrap();
+        let owners: Vec<(u64, u64)> = acts
+            .iter()
+            .map(|(_, _, a)| match a {
+                Action::Data { meta, .. } => (meta.uid, meta.gid),
+                a => panic!("{a:?}"),
+            })
+            .collect();
+        assert_eq!(
+            owners,
+            [(7, 8), (u64::from(u32::MAX), 9), (1, u64::from(u32::MAX))]
+        );
+        // Their table is bounded: one pair per entry is refused past the cap.
+        let mut t = Tree::new();
+        let mut failed = None;
+        for o in 0..=MAX_BIG_OWNERS as u64 {
+            let mut e = f("same");
+            e.uid = (1 << 33) + o;
+            if let Err(err) = t.apply(0, o, &e) {
+                failed = Some((o, err.to_string()));
+                break;
+            }
+        }
+        let (at, msg) = failed.expect("refused");
+        assert_eq!(at, MAX_BIG_OWNERS as u64);
+        assert!(msg.contains("distinct owners"), "{msg}");
     }
 }
