@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use anyhow::Result;
 
@@ -71,8 +71,8 @@ pub struct Plan {
     pub root: Option<Meta>,
     /// Non-directory nodes, by (triggering entry, rank in their hard-link group).
     order: Vec<u32>,
-    /// Hard-link groups: member → (the member that holds the content, rank; 0 for it).
-    links: HashMap<u32, (u32, u32)>,
+    /// Hard-link groups: origin entry → the member that holds the content.
+    primary: HashMap<u32, u32>,
     /// An error met while planning (reading back spilled names), reported by `check`.
     error: RefCell<Option<anyhow::Error>>,
 }
@@ -86,7 +86,7 @@ impl Tree {
             root: self.root,
             tree: self,
             order: Vec::new(),
-            links: HashMap::new(),
+            primary: HashMap::new(),
             error: RefCell::new(None),
         };
         if let Err(e) = plan.build() {
@@ -99,52 +99,82 @@ impl Tree {
 impl Plan {
     fn build(&mut self) -> Result<()> {
         let t = &self.tree;
-        // Contents that hard links share: their origin entries.
-        let linked: HashSet<u32> = t
+        // Contents that hard links share (their origin entries) → the member that holds the
+        // content: the original path when it survives, else the first in byte order.
+        let mut primary: HashMap<u32, (u32, bool)> = t
             .side
             .iter()
             .filter(|(id, _)| t.nodes[**id as usize].kind() == FILE)
-            .map(|(_, &origin)| origin)
+            .map(|(&id, &origin)| (origin, (id, false)))
             .collect();
-        if !linked.is_empty() {
-            let mut members: Vec<(u32, u32)> = (1..t.nodes.len() as u32)
-                .filter(|&id| t.nodes[id as usize].kind() == FILE)
-                .map(|id| (t.origin_of(id), id))
-                .filter(|(o, _)| linked.contains(o))
-                .collect();
-            members.sort_unstable();
-            for group in members.chunk_by(|a, b| a.0 == b.0) {
-                let mut paths = Vec::with_capacity(group.len());
-                for &(origin, id) in group {
-                    let original = t.nodes[id as usize].seq == origin;
-                    paths.push((t.path_of_checked(id)?, id, original));
+        if !primary.is_empty() {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for id in 1..t.nodes.len() as u32 {
+                if t.nodes[id as usize].kind() != FILE {
+                    continue;
                 }
-                paths.sort();
-                let first = paths.iter().position(|p| p.2).unwrap_or(0);
-                let primary = paths[first].1;
-                self.links.insert(primary, (primary, 0));
-                let others = paths.iter().enumerate().filter(|(i, _)| *i != first);
-                for (rank, (_, (_, id, _))) in others.enumerate() {
-                    self.links.insert(*id, (primary, rank as u32 + 1));
+                let origin = t.origin_of(id);
+                let Some(best) = primary.get_mut(&origin) else {
+                    continue;
+                };
+                let original = t.nodes[id as usize].seq == origin;
+                if best.1 || best.0 == id {
+                    continue;
+                }
+                if !original {
+                    t.path_into(id, &mut a)?;
+                    t.path_into(best.0, &mut b)?;
+                }
+                if original || a < b {
+                    *best = (id, original);
                 }
             }
         }
+        self.primary = primary.into_iter().map(|(o, (id, _))| (o, id)).collect();
         let mut order: Vec<u32> = (1..t.nodes.len() as u32)
             .filter(|&id| !matches!(t.nodes[id as usize].kind(), FREE | DIR))
             .collect();
-        order.sort_unstable_by_key(|&id| self.key(id));
+        // By triggering entry; within a hard-link group, the content first, then the links
+        // in the byte order of their paths (rebuilt per comparison: no memory per member).
+        let failed = RefCell::new(None);
+        let bufs = RefCell::new((Vec::new(), Vec::new()));
+        order.sort_unstable_by(|&x, &y| {
+            let (ox, oy) = (t.origin_of(x), t.origin_of(y));
+            if ox != oy || x == y {
+                return ox.cmp(&oy).then(x.cmp(&y));
+            }
+            let first = self.primary.get(&ox).copied();
+            if first == Some(x) {
+                return Ordering::Less;
+            }
+            if first == Some(y) {
+                return Ordering::Greater;
+            }
+            let (a, b) = &mut *bufs.borrow_mut();
+            match t.path_into(x, a).and_then(|()| t.path_into(y, b)) {
+                Ok(()) => a.cmp(&b),
+                Err(e) => {
+                    failed.borrow_mut().get_or_insert(e);
+                    Ordering::Equal
+                }
+            }
+        });
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
+        }
         self.order = order;
         Ok(())
     }
 
-    /// (triggering entry, rank): the sort key of a non-directory.
-    fn key(&self, id: u32) -> (u32, u32) {
-        let rank = if self.links.is_empty() {
-            0
-        } else {
-            self.links.get(&id).map_or(0, |l| l.1)
-        };
-        (self.tree.origin_of(id), rank)
+    /// Whether `id` is a hard link to the member of its group that holds the content.
+    fn link_of(&self, id: u32) -> Option<u32> {
+        if self.primary.is_empty() {
+            return None;
+        }
+        self.primary
+            .get(&self.tree.origin_of(id))
+            .copied()
+            .filter(|&p| p != id && self.tree.nodes[id as usize].kind() == FILE)
     }
 
     /// The error met while planning, if any.
@@ -168,7 +198,7 @@ impl Plan {
     pub fn trigger(&self, i: usize) -> u64 {
         self.order
             .get(i)
-            .map_or(u64::MAX, |&id| u64::from(self.key(id).0))
+            .map_or(u64::MAX, |&id| u64::from(self.tree.origin_of(id)))
     }
 
     /// The global entry number of entry `ordinal` of `layer`.
@@ -186,7 +216,7 @@ impl Plan {
     pub fn layer_start(&self, layer: u32) -> usize {
         let start = self.tree.layer_start(layer);
         self.order
-            .partition_point(|&id| u64::from(self.key(id).0) < start)
+            .partition_point(|&id| u64::from(self.tree.origin_of(id)) < start)
     }
 
     /// Whether layer `layer` has anything to give to the output.
@@ -205,12 +235,12 @@ impl Plan {
         let meta = t.meta_of(id);
         target.clear();
         Ok(match t.kind_of(id)? {
-            NodeKind::File { size, .. } => match self.links.get(&id) {
-                Some(&(primary, rank)) if rank > 0 => {
+            NodeKind::File { size, .. } => match self.link_of(id) {
+                Some(primary) => {
                     t.path_into(primary, target)?;
                     Step::Link { meta }
                 }
-                _ => Step::Data { meta, size },
+                None => Step::Data { meta, size },
             },
             NodeKind::Symlink(to) => {
                 *target = to;
@@ -360,14 +390,5 @@ impl Plan {
             v.push((layer, ordinal, action));
         }
         Ok(v)
-    }
-}
-
-impl Tree {
-    /// The path of `id`, or the error reading it back.
-    fn path_of_checked(&self, id: u32) -> Result<Vec<u8>> {
-        let mut p = Vec::new();
-        self.path_into(id, &mut p)?;
-        Ok(p)
     }
 }

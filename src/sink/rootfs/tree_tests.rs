@@ -532,6 +532,46 @@ mod structure {
         refused!(&[&[f("k/x"), f("k"), f("k/y")]], "not a directory");
     }
 
+    /// A hard-link group: the content under the original (else the first path in byte
+    /// order), the links after it in byte order; no memory per member is needed for it.
+    #[test]
+    fn issue_9_hard_link_groups_in_order() {
+        let group = |layers: &[&[TarEntry]]| -> Vec<(String, Option<String>)> {
+            let acts = flatten(layers).unwrap().into_plan().actions().unwrap();
+            acts.into_iter()
+                .map(|(_, _, a)| match a {
+                    Action::Data { path, .. } => (String::from_utf8(path).unwrap(), None),
+                    Action::Link { path, target, .. } => (
+                        String::from_utf8(path).unwrap(),
+                        Some(String::from_utf8(target).unwrap()),
+                    ),
+                    a => panic!("{a:?}"),
+                })
+                .collect()
+        };
+        let layer: &[TarEntry] = &[f("m"), h("z", "m"), h("b", "m"), h("q", "z"), h("a", "m")];
+        let link = |p: &str, t: &str| (p.to_owned(), Some(t.to_owned()));
+        assert_eq!(
+            group(&[layer]),
+            [
+                ("m".to_owned(), None),
+                link("a", "m"),
+                link("b", "m"),
+                link("q", "m"),
+                link("z", "m")
+            ]
+        );
+        assert_eq!(
+            group(&[layer, &[f(".wh.m")]]),
+            [
+                ("a".to_owned(), None),
+                link("b", "a"),
+                link("q", "a"),
+                link("z", "a")
+            ]
+        );
+    }
+
     /// Owner ids too large for a node are kept in a table of distinct pairs, exactly.
     #[test]
     fn issue_9_large_owner_ids_are_kept() {
