@@ -13,6 +13,15 @@
 //! only when running as root; device files only as root (skipped otherwise, with a count).
 //! Directories are created 0700 and get their modes and mtimes at the end, deepest first, so
 //! that read-only directories of the image can still be filled.
+//!
+//! DEST itself gets the image's root directory metadata (its `./` entry, else 0755), except
+//! that it is **0700 when the image holds a setuid or setgid file**, whoever extracts it (as
+//! runc bundles and umoci's unpack are): extracted by a user, such a file would run as that
+//! user for anyone; extracted by root, as root (or the image's owner) for any local user.
+//!
+//! Driven by a `Plan`, the emitter keeps no list of paths: directories are handed back by
+//! the plan at the end, and directory fds are reused through a chain of open directories
+//! (the last path's), so each entry costs a few system calls whatever its depth.
 
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
@@ -25,25 +34,48 @@ use anyhow::{Context as _, Result};
 
 use super::sys::{cstr, cvt, errno, kind_of, lstat_at, open_dir_at, openat, readlink_at, times};
 use super::tree::{MAX_HOPS, Meta};
-use super::{Content, Counts, Emitter, copy_content};
+use super::{Content, Counts, Emitter, Plan, copy_content};
 use crate::error::{UsageError, escape_bytes, invalid};
 use crate::layer::parse::Kind;
+
+/// Directories kept open along the last path used (deeper ones are opened each time).
+const MAX_OPEN: usize = 128;
 
 pub struct DirEmitter {
     dest: PathBuf,
     staging: PathBuf,
     root: OwnedFd,
     as_root: bool,
-    /// Directories to give their final metadata at the end.
+    /// Directories to give their final metadata at the end: all of them without a plan,
+    /// with one only those made on the way (never, for a plan's paths).
     dirs: Vec<(Vec<u8>, Meta)>,
+    /// A plan hands the directories back at the end.
+    planned: bool,
     root_meta: Option<Meta>,
-    /// The last parent directory used: its path as given, its fd, its resolved path.
-    cache: Option<(Vec<u8>, OwnedFd, Vec<u8>)>,
+    /// Open real directories from the root along the last path used: (name, fd).
+    open: Vec<(Vec<u8>, OwnedFd)>,
+    /// A setuid or setgid file was written: DEST will be 0700.
+    setid: bool,
     chunk: Vec<u8>,
     pub counts: Counts,
     done: bool,
     /// Unregistered after `Drop` removed the staging tree.
     _tracked: crate::interrupt::Tracked,
+}
+
+/// `a/b/c` → (`a/b`, `c`), refusing an empty, `.` or `..` last component.
+fn check_name(path: &[u8]) -> Result<(&[u8], &[u8])> {
+    if path.is_empty() {
+        return Err(invalid("an entry with an empty path"));
+    }
+    let (dir, name) = split(path);
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(invalid(format!(
+            "'{}' is not a valid name",
+            escape_bytes(path)
+        )));
+    }
+    Ok((dir, name))
 }
 
 /// `a/b/c` → (`a/b`, `c`).
@@ -102,8 +134,10 @@ impl DirEmitter {
             root,
             as_root,
             dirs: Vec::new(),
+            planned: false,
             root_meta: None,
-            cache: None,
+            open: Vec::new(),
+            setid: false,
             chunk: vec![0u8; 1 << 20],
             counts: Counts::default(),
             done: false,
@@ -117,26 +151,56 @@ impl DirEmitter {
     }
 
     /// Give directories their final metadata (deepest first), the root its own, make the
-    /// tree durable and rename it into place.
+    /// tree durable and rename it into place (done already when a plan drove it: `end`).
     pub fn finish(mut self) -> Result<Counts> {
+        if !self.done {
+            self.commit(None)?;
+        }
+        crate::store::sync_dir(&crate::sink::existing_parent(&self.dest)?)?;
+        Ok(self.counts)
+    }
+
+    /// The final metadata and the rename; on failure, directories are made writable again
+    /// so that `drop` can remove the staging tree.
+    fn commit(&mut self, plan: Option<&Plan>) -> Result<()> {
+        let done = self.apply_final(plan);
+        if done.is_err() {
+            self.unlock(plan);
+        }
+        done
+    }
+
+    fn apply_final(&mut self, plan: Option<&Plan>) -> Result<()> {
+        if let Some(plan) = plan {
+            plan.for_each_dir_deepest_first(|path, meta| {
+                crate::interrupt::check()?;
+                let fd = self
+                    .open_path(path)
+                    .with_context(|| format!("finishing directory '{}'", escape_bytes(path)))?;
+                self.set_meta(fd.as_raw_fd(), meta)
+                    .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))
+            })?;
+        }
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().filter(|&&b| b == b'/').count()));
-        for (path, meta) in &dirs {
-            crate::interrupt::check()?;
-            let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
-            let fd = self
-                .walk(&comps)
-                .with_context(|| format!("finishing directory '{}'", escape_bytes(path)))?;
-            self.set_meta(fd.as_raw_fd(), meta)
-                .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))?;
-        }
+        let applied = self.apply_dirs(&dirs);
         self.dirs = dirs;
+        applied?;
         let root = self.root.as_raw_fd();
+        // No `./` entry: a new directory's usual mode, owner and time.
+        let mut meta = self.root_meta.unwrap_or(Meta {
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: -1,
+        });
+        if self.setid {
+            meta.mode = 0o700;
+        }
         match self.root_meta {
-            Some(meta) => self.set_meta(root, &meta),
-            // No `./` entry: a new directory's usual mode, owner and time.
+            Some(_) => self.set_meta(root, &meta),
             // SAFETY: a valid fd.
-            None => cvt(unsafe { libc::fchmod(root, 0o755) }),
+            None => cvt(unsafe { libc::fchmod(root, meta.mode as libc::mode_t) }),
         }
         .context("setting the mode of the output directory")?;
         // SAFETY: a valid open fd.
@@ -148,8 +212,45 @@ impl DirEmitter {
             )
         })?;
         self.done = true;
-        crate::store::sync_dir(&crate::sink::existing_parent(&self.dest)?)?;
-        Ok(self.counts)
+        Ok(())
+    }
+
+    fn apply_dirs(&mut self, dirs: &[(Vec<u8>, Meta)]) -> Result<()> {
+        for (path, meta) in dirs {
+            crate::interrupt::check()?;
+            let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+            let fd = self
+                .walk(&comps)
+                .with_context(|| format!("finishing directory '{}'", escape_bytes(path)))?;
+            self.set_meta(fd.as_raw_fd(), meta)
+                .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))?;
+        }
+        Ok(())
+    }
+
+    /// Make the root and every directory writable again (parents first), errors ignored.
+    fn unlock(&mut self, plan: Option<&Plan>) {
+        // SAFETY: a valid fd.
+        let _ = unsafe { libc::fchmod(self.root.as_raw_fd(), 0o700) };
+        if let Some(plan) = plan {
+            let _ = plan.for_each_dir(|path, _| {
+                if let Ok(fd) = self.open_path(path) {
+                    // SAFETY: a valid fd.
+                    let _ = unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) };
+                }
+                Ok(())
+            });
+        }
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by_key(|(p, _)| p.iter().filter(|&&b| b == b'/').count());
+        for (path, _) in &dirs {
+            let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+            if let Ok(fd) = self.walk(&comps) {
+                // SAFETY: a valid fd.
+                let _ = unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) };
+            }
+        }
+        self.dirs = dirs;
     }
 
     /// chown (as root), chmod, then mtime, on an open fd.
@@ -163,6 +264,62 @@ impl DirEmitter {
         let t = times(meta.mtime);
         // SAFETY: a valid fd and two timespecs.
         cvt(unsafe { libc::futimens(fd, t.as_ptr()) })
+    }
+
+    /// Directory `dir` (a clean path of real directories, as a plan gives) through the
+    /// chain of open directories: only the components after the part shared with the last
+    /// path are opened, never following anything. None when something on the way is
+    /// missing, not a directory or a symlink, or the path is not clean.
+    fn open_real(&mut self, dir: &[u8]) -> Result<Option<OwnedFd>> {
+        let mut comps = dir
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .peekable();
+        let mut kept = 0;
+        while let (Some(c), Some((name, _))) = (comps.peek(), self.open.get(kept))
+            && *c == name.as_slice()
+        {
+            comps.next();
+            kept += 1;
+        }
+        self.open.truncate(kept);
+        let mut deep: Option<OwnedFd> = None;
+        for c in comps {
+            if c == b"." || c == b".." {
+                return Ok(None);
+            }
+            let at = match (&deep, self.open.last()) {
+                (Some(fd), _) | (None, Some((_, fd))) => fd.as_raw_fd(),
+                (None, None) => self.root.as_raw_fd(),
+            };
+            match open_dir_at(at, &cstr(c)?) {
+                Ok(fd) if deep.is_none() && self.open.len() < MAX_OPEN => {
+                    self.open.push((c.to_vec(), fd));
+                }
+                Ok(fd) => deep = Some(fd),
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ELOOP | libc::ENOTDIR) => {
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("opening directory '{}'", escape_bytes(dir)));
+                }
+            }
+        }
+        Ok(Some(match (deep, self.open.last()) {
+            (Some(fd), _) => fd,
+            (None, Some((_, fd))) => fd.try_clone()?,
+            (None, None) => self.root.try_clone()?,
+        }))
+    }
+
+    /// An existing directory by its real path (no symlinks on the way).
+    fn open_path(&mut self, path: &[u8]) -> Result<OwnedFd> {
+        if let Some(fd) = self.open_real(path)? {
+            return Ok(fd);
+        }
+        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        self.walk(&comps)
     }
 
     /// Open existing directories from the root, never following anything.
@@ -262,29 +419,18 @@ impl DirEmitter {
         Ok((cur, names.join(&b'/')))
     }
 
-    /// The parent directory of `path` (cached: entries of one directory come together), the
-    /// last component, and the path the parent resolved to.
-    fn parent(&mut self, path: &[u8]) -> Result<(OwnedFd, CString, Vec<u8>)> {
-        if path.is_empty() {
-            return Err(invalid("an entry with an empty path"));
-        }
-        let (dir, name) = split(path);
-        if name.is_empty() || name == b"." || name == b".." {
-            return Err(invalid(format!(
-                "'{}' is not a valid name",
-                escape_bytes(path)
-            )));
-        }
-        let cached = self.cache.as_ref().is_some_and(|(p, _, _)| p == dir);
-        if !cached {
-            let (fd, resolved) = self.open_dir(dir, path)?;
-            self.cache = Some((dir.to_vec(), fd, resolved));
-        }
-        let (fd, resolved) = match &self.cache {
-            Some((_, fd, resolved)) => (fd.try_clone()?, resolved.clone()),
-            None => return Err(invalid("no parent directory")),
+    /// The parent directory of `path` and the last component: through the chain of open
+    /// directories when the parent is a real path, else resolved in root (`open_dir`).
+    fn parent(&mut self, path: &[u8]) -> Result<(OwnedFd, CString)> {
+        let (dir, name) = check_name(path)?;
+        let fd = match self.open_real(dir)? {
+            Some(fd) => fd,
+            None => {
+                self.open.clear();
+                self.open_dir(dir, path)?.0
+            }
         };
-        Ok((fd, cstr(name)?, resolved))
+        Ok((fd, cstr(name)?))
     }
 
     /// Make room for a new non-directory at `name`: an existing file or link is replaced, a
@@ -298,8 +444,8 @@ impl DirEmitter {
                 escape_bytes(path)
             ))),
             Ok(_) => {
-                // What was resolved through it may change: forget the cached directory.
-                self.cache = None;
+                // What was resolved through it may change: forget the open directories.
+                self.open.clear();
                 // SAFETY: valid fd and name.
                 cvt(unsafe { libc::unlinkat(dir, name.as_ptr(), 0) })
                     .with_context(|| format!("replacing '{}'", escape_bytes(path)))
@@ -334,13 +480,29 @@ impl DirEmitter {
 }
 
 impl Emitter for DirEmitter {
+    fn begin(&mut self, _plan: &Plan) {
+        self.planned = true;
+    }
+
+    fn end(&mut self, plan: &Plan) -> Result<()> {
+        self.commit(Some(plan))
+    }
+
     fn root(&mut self, meta: &Meta) -> Result<()> {
         self.root_meta = Some(*meta);
         Ok(())
     }
 
     fn dir(&mut self, path: &[u8], meta: &Meta) -> Result<()> {
-        let (dirfd, name, parent) = self.parent(path)?;
+        let (dirfd, name, parent) = if self.planned {
+            let (fd, name) = self.parent(path)?;
+            (fd, name, Vec::new())
+        } else {
+            // Without a plan the directory is recorded by the path it resolved to.
+            let (dir, name) = check_name(path)?;
+            let (fd, resolved) = self.open_dir(dir, path)?;
+            (fd, cstr(name)?, resolved)
+        };
         let dir = dirfd.as_raw_fd();
         // SAFETY: valid fd and name.
         match cvt(unsafe { libc::mkdirat(dir, name.as_ptr(), 0o700) }) {
@@ -356,12 +518,14 @@ impl Emitter for DirEmitter {
             }
             Err(e) => return Err(e).with_context(|| format!("creating '{}'", escape_bytes(path))),
         }
-        let mut real = parent;
-        if !real.is_empty() {
-            real.push(b'/');
+        if !self.planned {
+            let mut real = parent;
+            if !real.is_empty() {
+                real.push(b'/');
+            }
+            real.extend_from_slice(name.as_bytes());
+            self.dirs.push((real, *meta));
         }
-        real.extend_from_slice(name.as_bytes());
-        self.dirs.push((real, *meta));
         self.counts.dirs += 1;
         Ok(())
     }
@@ -373,7 +537,7 @@ impl Emitter for DirEmitter {
         size: u64,
         content: &mut dyn Content,
     ) -> Result<()> {
-        let (dirfd, name, _) = self.parent(path)?;
+        let (dirfd, name) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
@@ -389,6 +553,7 @@ impl Emitter for DirEmitter {
         copied?;
         self.set_meta(file.as_raw_fd(), meta)
             .with_context(|| format!("setting the mode of '{}'", escape_bytes(path)))?;
+        self.setid |= meta.mode & 0o6000 != 0;
         self.counts.files += 1;
         self.counts.bytes += size;
         Ok(())
@@ -396,7 +561,10 @@ impl Emitter for DirEmitter {
 
     fn hardlink(&mut self, path: &[u8], target: &[u8], _meta: &Meta) -> Result<()> {
         let (tdir, tname) = split(target);
-        let (tfd, _) = self.open_dir(tdir, target)?;
+        let tfd = match self.open_real(tdir)? {
+            Some(fd) => fd,
+            None => self.open_dir(tdir, target)?.0,
+        };
         let tname = cstr(tname)?;
         let st = lstat_at(tfd.as_raw_fd(), &tname).with_context(|| {
             format!(
@@ -412,7 +580,7 @@ impl Emitter for DirEmitter {
                 escape_bytes(target)
             )));
         }
-        let (dirfd, name, _) = self.parent(path)?;
+        let (dirfd, name) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         // SAFETY: valid fds and names; flags 0 never follows a symlink.
@@ -424,12 +592,13 @@ impl Emitter for DirEmitter {
                     escape_bytes(target)
                 )
             })?;
+        self.setid |= st.st_mode & 0o6000 != 0;
         self.counts.hardlinks += 1;
         Ok(())
     }
 
     fn symlink(&mut self, path: &[u8], target: &[u8], meta: &Meta) -> Result<()> {
-        let (dirfd, name, _) = self.parent(path)?;
+        let (dirfd, name) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         let t = cstr(target)?;
@@ -452,7 +621,7 @@ impl Emitter for DirEmitter {
             self.counts.skipped_devices += 1;
             return Ok(());
         }
-        let (dirfd, name, _) = self.parent(path)?;
+        let (dirfd, name) = self.parent(path)?;
         let dir = dirfd.as_raw_fd();
         self.clear(dir, &name, path)?;
         let rdev = libc::makedev(dev.0, dev.1);
@@ -473,7 +642,7 @@ impl Drop for DirEmitter {
         if self.done {
             return;
         }
-        self.cache = None;
+        self.open.clear();
         // SAFETY: a valid fd.
         let _ = unsafe { libc::fchmod(self.root.as_raw_fd(), 0o700) };
         let mut dirs = std::mem::take(&mut self.dirs);

@@ -8,6 +8,7 @@
 //! into a new directory. So nothing of a layer reaches the output before every layer has
 //! been verified, and a layer that changes between the passes is an error.
 
+mod arena;
 pub mod dir;
 mod sys;
 pub mod tar;
@@ -18,7 +19,7 @@ use std::io::Read;
 use anyhow::Result;
 use serde::Serialize;
 
-use self::tree::{Action, Meta, Plan, Tree};
+use self::tree::{Meta, Plan, Step, Tree};
 use crate::error::{escape_bytes, invalid};
 use crate::image::source::{Image, Selected};
 use crate::interrupt;
@@ -56,6 +57,13 @@ pub trait Emitter {
     fn symlink(&mut self, path: &[u8], target: &[u8], meta: &Meta) -> Result<()>;
     /// A character or block device or a fifo.
     fn special(&mut self, path: &[u8], kind: Kind, dev: (u32, u32), meta: &Meta) -> Result<()>;
+    /// Before anything else: the plan that drives this emitter (it hands the directories
+    /// back to `end`, so the emitter need not remember them).
+    fn begin(&mut self, _plan: &Plan) {}
+    /// After the last entry.
+    fn end(&mut self, _plan: &Plan) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What the output holds.
@@ -115,13 +123,17 @@ pub fn emit(
     out: &mut dyn Emitter,
     progress: &dyn Progress,
 ) -> Result<()> {
+    plan.check()?;
+    out.begin(plan);
     if let Some(root) = &plan.root {
         out.root(root)?;
     }
-    for (path, meta) in &plan.dirs {
-        out.dir(path, meta)?;
-    }
+    plan.for_each_dir(|path, meta| {
+        interrupt::check()?;
+        out.dir(path, meta)
+    })?;
     let diff_ids = sel.config.rootfs().diff_ids();
+    let (mut path, mut target) = (Vec::new(), Vec::new());
     for (i, layer) in sel.manifest.layers().iter().enumerate() {
         let index = u32::try_from(i).map_err(|_| invalid("too many layers"))?;
         if !plan.uses_layer(index) {
@@ -129,6 +141,7 @@ pub fn emit(
         }
         let diff_id = diff_ids.get(i).map(String::as_str);
         let mut next = plan.layer_start(index);
+        let (first, end) = (plan.seq(index, 0), plan.seq(index + 1, 0));
         read_layer(
             image,
             layer,
@@ -136,60 +149,55 @@ pub fn emit(
             limits,
             &format!("layer {i}"),
             |tar| {
-                let mut ordinal = 0u64;
+                let mut seq = first;
                 while let Some(e) = tar.next_entry()? {
                     interrupt::check()?;
-                    while let Some((_, _, action)) = plan
-                        .actions
-                        .get(next)
-                        .filter(|(l, o, _)| (*l, *o) == (index, ordinal))
-                    {
+                    // Entries beyond what the first read found trigger nothing.
+                    while seq < end && plan.trigger(next) == seq {
+                        let step = plan.step(next, &mut path, &mut target)?;
                         next += 1;
-                        apply(action, &e, tar, out)?;
-                        if matches!(action, Action::Data { .. }) {
+                        apply(step, &path, &target, &e, tar, out)?;
+                        if matches!(step, Step::Data { .. }) {
                             progress.advance(0, 1);
                         }
                     }
-                    ordinal += 1;
+                    seq += 1;
                 }
                 Ok(())
             },
         )?;
         progress.advance(layer.size(), 0);
-        if plan.actions.get(next).is_some_and(|(l, _, _)| *l == index) {
+        if plan.trigger(next) < end {
             return Err(invalid(format!(
                 "layer {i} has fewer entries than its first read found (the image changed while it was read)"
             )));
         }
     }
-    Ok(())
+    out.end(plan)
 }
 
-/// One planned action, on reading entry `e` of a layer.
+/// One planned step, on reading entry `e` of a layer.
 fn apply(
-    action: &Action,
+    step: Step,
+    path: &[u8],
+    target: &[u8],
     e: &TarEntry,
     tar: &mut dyn Content,
     out: &mut dyn Emitter,
 ) -> Result<()> {
-    match action {
-        Action::Data { path, meta, size } => {
-            if e.kind != Kind::File || e.size != *size {
+    match step {
+        Step::Data { meta, size } => {
+            if e.kind != Kind::File || e.size != size {
                 return Err(invalid(format!(
                     "entry '{}' is not what the first read of the layer found (the image changed while it was read)",
                     escape_bytes(&e.path)
                 )));
             }
-            out.file(path, meta, *size, tar)
+            out.file(path, &meta, size, tar)
         }
-        Action::Link { path, target, meta } => out.hardlink(path, target, meta),
-        Action::Symlink { path, target, meta } => out.symlink(path, target, meta),
-        Action::Special {
-            path,
-            kind,
-            dev,
-            meta,
-        } => out.special(path, *kind, *dev, meta),
+        Step::Link { meta } => out.hardlink(path, target, &meta),
+        Step::Symlink { meta } => out.symlink(path, target, &meta),
+        Step::Special { kind, dev, meta } => out.special(path, kind, dev, &meta),
     }
 }
 

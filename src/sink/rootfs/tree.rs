@@ -21,23 +21,67 @@
 //!   other paths become hard links to it. So every hard link in the output points at a path
 //!   that is in the output, even when a later layer deleted or replaced the original.
 //!   A hard link to a missing path or to a directory is refused.
+//!
+//! Memory: the tree is a vector of fixed 48-byte nodes (parent, sibling and first-child
+//! indexes, one component's name as an offset into an `Arena`), an open-addressing index
+//! of `u32` from (parent, name) to node, and nothing per path. A path is rebuilt from its
+//! parent chain when it is needed. Freed nodes are reused and the arena is compacted when
+//! it is mostly garbage, so memory follows the live tree, not the number of entries read:
+//! at the `MAX_NODES` cap, about 48 + 5 bytes per node (plus about 9 per hard link and 4
+//! per output entry once planned) and at most `arena::MEM_CAP` bytes of names (the rest
+//! spills to a temporary file). Owner ids that do not fit 32 bits go to a table of at most
+//! `MAX_BIG_OWNERS` distinct pairs.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::ops::Bound;
+use std::collections::HashMap;
+use std::hash::RandomState;
 
 use anyhow::Result;
 
+use super::arena::Arena;
 use crate::error::{escape_bytes, invalid};
 use crate::layer::parse::{Kind, MAX_PATH, TarEntry};
 
 /// Symlinks followed while resolving one path (Linux's MAXSYMLINKS).
 pub const MAX_HOPS: usize = 40;
-/// Paths in the flattened tree, all layers together.
-pub const MAX_NODES: usize = 4_000_000;
+/// Paths in the flattened tree, all layers together (three layers of 1,000,000 distinct
+/// paths): 144 MiB of nodes and 16 MiB of index at the cap, plus at most
+/// `arena::MEM_CAP` of names in memory.
+pub const MAX_NODES: usize = 3_000_000;
+const _: () = assert!(MAX_NODES + 1 < ID_MASK as usize);
 
 const OPAQUE: &[u8] = b".wh..wh..opq";
 const WHITEOUT: &[u8] = b".wh.";
 const AUFS_META: &[u8] = b".wh..wh.";
+
+/// Arena bytes from which garbage is worth compacting away.
+const COMPACT_AT: u64 = 16 << 20;
+
+/// Index slots hold a node id in the low 22 bits (`MAX_NODES` + 1 < 2^22 - 1) and 10
+/// bits of its hash above, so that most probes never touch a node.
+const ID_BITS: u32 = 22;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
+
+/// A node's `gid` when its owner ids are in `Tree::owners` (ids of 2^32 - 1 and more:
+/// `(uid_t)-1` is no owner on Linux, larger ones exist only in tar headers).
+const BIG_OWNER: u32 = u32::MAX;
+/// Distinct such owner pairs an image may use.
+const MAX_BIG_OWNERS: usize = 65_536;
+
+/// No node (an empty slot, the end of a list).
+const NONE: u32 = u32::MAX;
+/// Node 0 is the image's root directory.
+const ROOT: u32 = 0;
+
+// Node kinds, in the top 4 bits of `Node::bits` (the low 12 are the permission bits).
+const FREE: u16 = 0;
+const DIR: u16 = 1;
+const FILE: u16 = 2;
+const SYMLINK: u16 = 3;
+const CHAR: u16 = 4;
+const BLOCK: u16 = 5;
+const FIFO: u16 = 6;
+/// Set when the node has an entry in `Tree::side` (a hard link's origin).
+const SIDE: u16 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
@@ -69,12 +113,15 @@ impl Meta {
     }
 }
 
+/// What a path is (the public view of a node).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
     Dir,
-    /// A regular file: its content is that of inode `inode`.
+    /// A regular file of `size` bytes, whose content is that of entry `origin` (the global
+    /// entry number of the file entry; a hard link shares its target's).
     File {
-        inode: usize,
+        origin: u32,
+        size: u64,
     },
     Symlink(Vec<u8>),
     /// Character or block device, or fifo.
@@ -84,22 +131,44 @@ pub enum NodeKind {
     },
 }
 
-#[derive(Debug, Clone)]
-pub struct Node {
-    pub kind: NodeKind,
-    pub meta: Meta,
-    /// The layer (0 = bottom) and entry (0 = first) that last wrote this path.
-    pub layer: u32,
-    pub ordinal: u64,
+/// One path of the tree: 48 bytes, whatever the path's length.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// Dir: first child; file: size; symlink: target offset << 16 | length; special:
+    /// major << 32 | minor.
+    data: u64,
+    mtime: i64,
+    parent: u32,
+    prev: u32,
+    next: u32,
+    /// The last component, in the arena.
+    name: u32,
+    /// The global entry number (see `Tree::seq`) that last wrote this path.
+    seq: u32,
+    uid: u32,
+    gid: u32,
+    name_len: u16,
+    /// Kind << 12 | permission bits.
+    bits: u16,
 }
 
-/// Where a regular file's content comes from.
-#[derive(Debug, Clone)]
-pub struct Inode {
-    pub layer: u32,
-    pub ordinal: u64,
-    pub size: u64,
-    pub meta: Meta,
+impl Node {
+    fn kind(&self) -> u16 {
+        (self.bits >> 12) & !SIDE
+    }
+    fn has_side(&self) -> bool {
+        (self.bits >> 12) & SIDE != 0
+    }
+    fn is_dir(&self) -> bool {
+        self.kind() == DIR
+    }
+    fn first_child(&self) -> u32 {
+        if self.is_dir() {
+            self.data as u32
+        } else {
+            NONE
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,23 +181,64 @@ pub struct Stats {
     pub skipped: u64,
 }
 
+/// Where an entry is being applied: (layer, global entry number, mtime, name as stored).
+type At<'a> = (u32, u32, i64, &'a [u8]);
+
 /// The flattened filesystem so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tree {
-    nodes: BTreeMap<Vec<u8>, Node>,
-    inodes: Vec<Inode>,
+    nodes: Vec<Node>,
+    /// Freed nodes, linked through `next`.
+    free: u32,
+    /// Nodes in use, the root excluded.
+    live: usize,
+    names: Arena,
+    /// Arena bytes referenced by live nodes (names and symlink targets).
+    live_bytes: u64,
+    /// The arena is compacted from this size on, when it is mostly garbage.
+    compact_at: u64,
+    /// Open addressing (linear probing) from (parent, name) to node; NONE is empty.
+    slots: Vec<u32>,
+    hasher: RandomState,
+    /// Hard links: node → the entry whose content it shares (4 + 4 bytes per link).
+    side: HashMap<u32, u32>,
+    /// Owner id pairs that do not fit a node (`gid` = BIG_OWNER, `uid` = index here).
+    owners: Vec<(u64, u64)>,
+    owner_index: HashMap<(u64, u64), u32>,
+    /// Bumped whenever a resolution may change (see `resolve_parent`).
+    generation: u64,
+    /// The last parent resolved: its components joined, the directory, its path's length,
+    /// the generation.
+    last_parent: Option<(Vec<u8>, u32, usize, u64)>,
+    /// The global entry number of each layer's first entry.
+    layer_start: Vec<u32>,
+    next_seq: u64,
     root: Option<Meta>,
     pub stats: Stats,
 }
 
-fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
-    p.extend_from_slice(dir);
-    if !dir.is_empty() {
-        p.push(b'/');
+impl Default for Tree {
+    fn default() -> Tree {
+        Tree::with_arena(Arena::default())
     }
-    p.extend_from_slice(name);
-    p
+}
+
+/// Whether `joined` is `comps` joined with `/`.
+fn same_path(joined: &[u8], comps: &[&[u8]]) -> bool {
+    let mut rest = joined;
+    for (i, c) in comps.iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'/', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        match rest.strip_prefix(*c) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The components of an entry's name: `./a//b/` → `[a, b]`; absolute names and `..` refused.
@@ -155,25 +265,109 @@ fn components(raw: &[u8]) -> Result<Vec<&[u8]>> {
     Ok(out)
 }
 
+fn kind_bits(kind: Kind) -> u16 {
+    match kind {
+        Kind::Dir => DIR,
+        Kind::File | Kind::HardLink => FILE,
+        Kind::Symlink => SYMLINK,
+        Kind::Char => CHAR,
+        Kind::Block => BLOCK,
+        Kind::Fifo => FIFO,
+    }
+}
+
+/// A new node's content: kind, data word, metadata, hard-link origin.
+#[derive(Debug, Clone, Copy)]
+struct Content {
+    kind: u16,
+    data: u64,
+    meta: Meta,
+    origin: Option<u32>,
+}
+
 impl Tree {
     pub fn new() -> Tree {
         Tree::default()
     }
 
+    fn with_arena(names: Arena) -> Tree {
+        let root = Node {
+            data: u64::from(NONE),
+            mtime: 0,
+            parent: NONE,
+            prev: NONE,
+            next: NONE,
+            name: 0,
+            seq: 0,
+            uid: 0,
+            gid: 0,
+            name_len: 0,
+            bits: (DIR << 12) | 0o755,
+        };
+        Tree {
+            nodes: vec![root],
+            free: NONE,
+            live: 0,
+            names,
+            live_bytes: 0,
+            compact_at: COMPACT_AT,
+            slots: vec![NONE; 16],
+            hasher: RandomState::new(),
+            side: HashMap::new(),
+            owners: Vec::new(),
+            owner_index: HashMap::new(),
+            generation: 0,
+            last_parent: None,
+            layer_start: Vec::new(),
+            next_seq: 0,
+            root: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Paths in the tree.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.live == 0
     }
 
-    pub fn get(&self, path: &[u8]) -> Option<&Node> {
-        self.nodes.get(path)
+    /// The global entry number of entry `ordinal` of layer `layer` (layers come in order).
+    fn seq(&mut self, layer: u32, ordinal: u64) -> Result<u32> {
+        while self.layer_start.len() <= layer as usize {
+            let start = u32::try_from(self.next_seq)
+                .map_err(|_| invalid("the image's layers have more than 4294967295 entries"))?;
+            self.layer_start.push(start);
+        }
+        let start = u64::from(self.layer_start[layer as usize]);
+        let seq = start + ordinal;
+        let s = u32::try_from(seq)
+            .ok()
+            .filter(|&s| s != NONE)
+            .ok_or_else(|| invalid("the image's layers have more than 4294967294 entries"))?;
+        self.next_seq = self.next_seq.max(seq + 1);
+        Ok(s)
+    }
+
+    /// The first global entry number of `layer` (the end when it has no entry).
+    pub fn layer_start(&self, layer: u32) -> u64 {
+        self.layer_start
+            .get(layer as usize)
+            .map_or(self.next_seq, |&s| u64::from(s))
+    }
+
+    /// The layer and ordinal of global entry `seq`.
+    pub fn entry_of(&self, seq: u32) -> (u32, u64) {
+        let layer = self.layer_start.partition_point(|&s| s <= seq).max(1) - 1;
+        let start = self.layer_start.get(layer).copied().unwrap_or(0);
+        (layer as u32, u64::from(seq - start.min(seq)))
     }
 
     /// Apply entry `ordinal` of layer `layer`.
     pub fn apply(&mut self, layer: u32, ordinal: u64, e: &TarEntry) -> Result<()> {
+        let seq = self.seq(layer, ordinal)?;
         let comps = components(&e.path)?;
         let meta = Meta::of(e);
         let Some((&name, parents)) = comps.split_last() else {
@@ -197,11 +391,11 @@ impl Tree {
                 escape_bytes(p)
             )));
         }
-        let at = (layer, ordinal, e.mtime, &e.path[..]);
+        let at = (layer, seq, e.mtime, &e.path[..]);
         if name == OPAQUE {
             self.stats.opaque += 1;
-            let dir = self.resolve_dir(parents, true, at)?.unwrap_or_default();
-            self.remove_lower(&dir, layer, false, at.2);
+            let (dir, _) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
+            self.remove_lower(dir, layer, false, at)?;
             return Ok(());
         }
         if name.starts_with(AUFS_META) {
@@ -217,111 +411,79 @@ impl Tree {
                 )));
             }
             self.stats.whiteouts += 1;
-            if let Some(dir) = self.resolve_dir(parents, false, at)? {
-                let path = join(&dir, target);
-                if self.nodes.get(&path).is_some_and(|n| n.layer < layer) {
-                    self.remove_lower(&path, layer, true, at.2);
-                }
+            if let Some((dir, _)) = self.resolve_dir(parents, false, at)?
+                && let Some(id) = self.find(dir, target)?
+                && u64::from(self.nodes[id as usize].seq) < self.layer_start(layer)
+            {
+                self.remove_lower(id, layer, true, at)?;
             }
             return Ok(());
         }
-        let dir = self.resolve_dir(parents, true, at)?.unwrap_or_default();
-        let path = join(&dir, name);
-        if path.len() > MAX_PATH {
+        let (dir, dir_len) = self.resolve_parent(parents, at)?;
+        if dir_len + usize::from(dir_len > 0) + name.len() > MAX_PATH {
             return Err(invalid(format!(
                 "tar entry '{}' resolves to a path longer than {MAX_PATH} bytes",
                 escape_bytes(&e.path)
             )));
         }
-        let kind = match e.kind {
+        let mut content = Content {
+            kind: kind_bits(e.kind),
+            data: 0,
+            meta,
+            origin: None,
+        };
+        match e.kind {
             Kind::Dir => {
-                if let Some(n) = self.nodes.get_mut(&path)
-                    && n.kind == NodeKind::Dir
+                if let Some(id) = self.find(dir, name)?
+                    && self.nodes[id as usize].is_dir()
                 {
-                    n.meta = meta;
-                    n.layer = layer;
-                    n.ordinal = ordinal;
+                    self.set_meta(id, meta, seq)?;
                     return Ok(());
                 }
-                NodeKind::Dir
+                content.data = u64::from(NONE);
             }
-            Kind::File => {
-                self.inodes.push(Inode {
-                    layer,
-                    ordinal,
-                    size: e.size,
-                    meta,
-                });
-                NodeKind::File {
-                    inode: self.inodes.len() - 1,
-                }
+            Kind::File => content.data = e.size,
+            Kind::Symlink => {
+                let target = e.link.as_deref().unwrap_or_default();
+                let off = self.names.push(target)?;
+                self.live_bytes += target.len() as u64;
+                content.data = (u64::from(off) << 16) | target.len() as u64;
             }
-            Kind::Symlink => NodeKind::Symlink(e.link.clone().unwrap_or_default()),
             Kind::HardLink => {
                 let target = self.link_target(e, at)?;
-                if target == path {
+                if self.find(dir, name)? == Some(target) {
                     return Ok(());
                 }
-                match self.nodes.get(&target) {
-                    Some(Node {
-                        kind: NodeKind::Dir,
-                        ..
-                    }) => {
-                        return Err(invalid(format!(
-                            "tar entry '{}' is a hard link to directory '{}'",
-                            escape_bytes(&e.path),
-                            escape_bytes(&target)
-                        )));
-                    }
-                    Some(n) => {
-                        let (kind, meta) = (n.kind.clone(), n.meta);
-                        return self.insert(&path, kind, meta, layer, ordinal);
-                    }
-                    None => {
-                        return Err(invalid(format!(
-                            "tar entry '{}' is a hard link to a missing path",
-                            escape_bytes(&e.path)
-                        )));
-                    }
+                let t = self.nodes[target as usize];
+                if t.is_dir() {
+                    return Err(invalid(format!(
+                        "tar entry '{}' is a hard link to directory '{}'",
+                        escape_bytes(&e.path),
+                        escape_bytes(&self.path_of(target))
+                    )));
+                }
+                content = Content {
+                    kind: t.kind(),
+                    data: t.data,
+                    meta: self.meta_of(target),
+                    origin: (t.kind() == FILE).then(|| self.origin_of(target)),
+                };
+                if t.kind() == SYMLINK {
+                    // The copy counts as a reference of its own (see `maybe_compact`).
+                    self.live_bytes += t.data & 0xffff;
                 }
             }
-            k @ (Kind::Char | Kind::Block | Kind::Fifo) => NodeKind::Special {
-                kind: k,
-                dev: e.dev,
-            },
-        };
-        self.insert(&path, kind, meta, layer, ordinal)
-    }
-
-    fn insert(
-        &mut self,
-        path: &[u8],
-        kind: NodeKind,
-        meta: Meta,
-        layer: u32,
-        ordinal: u64,
-    ) -> Result<()> {
-        self.remove_subtree(path);
-        if self.nodes.len() >= MAX_NODES {
-            return Err(invalid(format!(
-                "the image's filesystem has more than {MAX_NODES} paths"
-            )));
+            Kind::Char | Kind::Block | Kind::Fifo => {
+                content.data = (u64::from(e.dev.0) << 32) | u64::from(e.dev.1);
+            }
         }
-        self.nodes.insert(
-            path.to_vec(),
-            Node {
-                kind,
-                meta,
-                layer,
-                ordinal,
-            },
-        );
-        Ok(())
+        self.insert(dir, name, content, seq)?;
+        self.maybe_compact()
     }
 
-    /// The existing path a hard link names: in-root (a leading `/` is the image root), its
+    /// The existing node a hard link names: in-root (a leading `/` is the image root), its
     /// parent resolved like any entry's, its last component not followed.
-    fn link_target(&mut self, e: &TarEntry, at: (u32, u64, i64, &[u8])) -> Result<Vec<u8>> {
+    fn link_target(&mut self, e: &TarEntry, at: At) -> Result<u32> {
         let raw = e.link.as_deref().unwrap_or_default();
         let shown = || {
             format!(
@@ -342,34 +504,70 @@ impl Tree {
         let Some((&name, parents)) = comps.split_last() else {
             return Err(invalid(format!("{}: the target is the root", shown())));
         };
-        let dir = self.resolve_dir(parents, false, at)?.ok_or_else(missing)?;
-        let target = join(&dir, name);
-        if !self.nodes.contains_key(&target) {
-            return Err(missing());
-        }
-        Ok(target)
+        let (dir, _) = self.resolve_dir(parents, false, at)?.ok_or_else(missing)?;
+        self.find(dir, name)?.ok_or_else(missing)
     }
 
-    /// Resolve directory components in the tree (chroot semantics). Missing directories are
-    /// created (implicit, 0755) when `create`, else the result is None.
+    /// `resolve_dir(parents, create)`, remembered for the next entry: entries of one
+    /// directory come together, and a deep path is then resolved once, not per entry.
+    /// Valid while no node is freed and no directory or symlink replaced (`generation`).
+    fn resolve_parent(&mut self, parents: &[&[u8]], at: At) -> Result<(u32, usize)> {
+        if let Some((key, dir, len, generation)) = &self.last_parent
+            && *generation == self.generation
+            && same_path(key, parents)
+        {
+            return Ok((*dir, *len));
+        }
+        let (dir, len) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
+        let mut key = self.last_parent.take().map(|l| l.0).unwrap_or_default();
+        key.clear();
+        for (i, c) in parents.iter().enumerate() {
+            if i > 0 {
+                key.push(b'/');
+            }
+            key.extend_from_slice(c);
+        }
+        self.last_parent = Some((key, dir, len, self.generation));
+        Ok((dir, len))
+    }
+
+    /// Resolve directory components in the tree (chroot semantics): the directory and the
+    /// length of its path. Missing directories are created (implicit, 0755) when `create`,
+    /// else the result is None.
     fn resolve_dir(
         &mut self,
         comps: &[&[u8]],
         create: bool,
-        at: (u32, u64, i64, &[u8]),
-    ) -> Result<Option<Vec<u8>>> {
-        let (layer, ordinal, mtime, entry) = at;
-        let mut queue: VecDeque<Vec<u8>> = comps.iter().map(|c| c.to_vec()).collect();
-        let mut cur: Vec<u8> = Vec::new();
+        at: At,
+    ) -> Result<Option<(u32, usize)>> {
+        let (_, seq, mtime, entry) = at;
+        let mut given = comps.iter();
+        // Components from symlink targets, the next one last.
+        let mut extra: Vec<Vec<u8>> = Vec::new();
+        let (mut cur, mut cur_len) = (ROOT, 0usize);
         let mut hops = 0;
-        let mut last_link: Option<(Vec<u8>, Vec<u8>)> = None;
-        while let Some(c) = queue.pop_front() {
+        let mut last_link: Option<(u32, Vec<u8>)> = None;
+        loop {
+            let owned;
+            let c: &[u8] = if let Some(x) = extra.pop() {
+                owned = x;
+                &owned
+            } else if let Some(c) = given.next() {
+                c
+            } else {
+                break;
+            };
             if c.is_empty() || c == b"." {
                 continue;
             }
             if c == b".." {
-                if cur.is_empty() {
-                    let (l, t) = last_link.unwrap_or_default();
+                if cur == ROOT {
+                    let (l, t) = last_link.unwrap_or((NONE, Vec::new()));
+                    let l = if l == NONE {
+                        Vec::new()
+                    } else {
+                        self.path_of(l)
+                    };
                     return Err(invalid(format!(
                         "tar entry '{}' goes through symlink '{}' -> '{}', which leads outside the image's root",
                         escape_bytes(entry),
@@ -377,20 +575,25 @@ impl Tree {
                         escape_bytes(&t)
                     )));
                 }
-                let cut = cur.iter().rposition(|&b| b == b'/').unwrap_or(0);
-                cur.truncate(cut);
+                let n = self.nodes[cur as usize];
+                cur = n.parent;
+                cur_len = if cur == ROOT {
+                    0
+                } else {
+                    cur_len - usize::from(n.name_len) - 1
+                };
                 continue;
             }
-            let next = join(&cur, &c);
-            if next.len() > MAX_PATH {
+            let next_len = cur_len + usize::from(cur != ROOT) + c.len();
+            if next_len > MAX_PATH {
                 return Err(invalid(format!(
                     "tar entry '{}' resolves to a path longer than {MAX_PATH} bytes",
                     escape_bytes(entry)
                 )));
             }
-            match self.nodes.get(&next).map(|n| &n.kind) {
-                Some(NodeKind::Dir) => cur = next,
-                Some(NodeKind::Symlink(target)) => {
+            match self.find(cur, c)? {
+                Some(id) if self.nodes[id as usize].is_dir() => (cur, cur_len) = (id, next_len),
+                Some(id) if self.nodes[id as usize].kind() == SYMLINK => {
                     hops += 1;
                     if hops > MAX_HOPS {
                         return Err(invalid(format!(
@@ -398,93 +601,95 @@ impl Tree {
                             escape_bytes(entry)
                         )));
                     }
-                    let target = target.clone();
+                    let target = self.symlink_target(&self.nodes[id as usize])?;
                     if target.starts_with(b"/") {
-                        cur.clear();
+                        (cur, cur_len) = (ROOT, 0);
                     }
-                    for part in target.split(|&b| b == b'/').rev() {
-                        queue.push_front(part.to_vec());
-                    }
-                    last_link = Some((next, target));
+                    extra.extend(target.split(|&b| b == b'/').rev().map(<[u8]>::to_vec));
+                    last_link = Some((id, target));
                 }
-                Some(_) => {
+                Some(id) => {
                     return Err(invalid(format!(
                         "tar entry '{}': '{}' on its way is not a directory",
                         escape_bytes(entry),
-                        escape_bytes(&next)
+                        escape_bytes(&self.path_of(id))
                     )));
                 }
                 None if create => {
-                    self.insert(&next, NodeKind::Dir, Meta::implicit(mtime), layer, ordinal)?;
-                    cur = next;
+                    let content = Content {
+                        kind: DIR,
+                        data: u64::from(NONE),
+                        meta: Meta::implicit(mtime),
+                        origin: None,
+                    };
+                    cur = self.insert(cur, c, content, seq)?;
+                    cur_len = next_len;
                 }
                 None => return Ok(None),
             }
         }
-        Ok(Some(cur))
+        Ok(Some((cur, cur_len)))
     }
 
-    /// Keys strictly below `dir` ("" is the root).
-    fn below(&self, dir: &[u8]) -> impl Iterator<Item = (&Vec<u8>, &Node)> {
-        let (start, end) = if dir.is_empty() {
-            (Bound::Unbounded, Bound::Unbounded)
-        } else {
-            let mut s = dir.to_vec();
-            s.push(b'/');
-            let mut e = dir.to_vec();
-            e.push(b'/' + 1);
-            (Bound::Included(s), Bound::Excluded(e))
-        };
-        self.nodes.range::<Vec<u8>, _>((start, end))
-    }
-
-    /// Remove `path` and everything below it.
-    fn remove_subtree(&mut self, path: &[u8]) {
-        let below: Vec<Vec<u8>> = self.below(path).map(|(k, _)| k.clone()).collect();
-        for k in below {
-            self.nodes.remove(&k);
-        }
-        self.nodes.remove(path);
-    }
-
-    /// What lower layers (< `layer`) put below `dir` (and `dir` itself when `itself`) goes;
-    /// what `layer` itself put there stays, with its parents.
-    fn remove_lower(&mut self, dir: &[u8], layer: u32, itself: bool, mtime: i64) {
-        let mut gone: Vec<Vec<u8>> = self
-            .below(dir)
-            .filter(|(_, n)| n.layer < layer)
-            .map(|(k, _)| k.clone())
-            .collect();
-        if itself {
-            gone.push(dir.to_vec());
-        }
-        for k in &gone {
-            self.nodes.remove(k);
-        }
-        let kept: Vec<Vec<u8>> = self.below(dir).map(|(k, _)| k.clone()).collect();
-        for k in kept {
-            let mut cut = 0;
-            while let Some(i) = k[cut..].iter().position(|&b| b == b'/') {
-                cut += i;
-                let parent = &k[..cut];
-                if !self.nodes.contains_key(parent) {
-                    let node = Node {
-                        kind: NodeKind::Dir,
-                        meta: Meta::implicit(mtime),
-                        layer,
-                        ordinal: 0,
-                    };
-                    self.nodes.insert(parent.to_vec(), node);
+    /// What lower layers (< `layer`) put below `top` (and `top` itself when `itself`) goes;
+    /// what `layer` itself put there stays, with its parents (implicit directories of
+    /// `layer` when they came from lower layers).
+    fn remove_lower(&mut self, top: u32, layer: u32, itself: bool, at: At) -> Result<()> {
+        let start = self.layer_start(layer);
+        let lower = |t: &Tree, id: u32| u64::from(t.nodes[id as usize].seq) < start;
+        // Post-order over the directories below `top`: a child is decided before its parent.
+        let mut cur = self.nodes[top as usize].first_child();
+        let mut stack: Vec<u32> = Vec::new();
+        while cur != NONE {
+            let n = self.nodes[cur as usize];
+            if n.is_dir() && n.first_child() != NONE {
+                stack.push(cur);
+                cur = n.first_child();
+                continue;
+            }
+            // A leaf (a non-directory or an empty directory).
+            let mut next = n.next;
+            if lower(self, cur) {
+                self.unlink_child(cur);
+                self.free_node(cur)?;
+            }
+            while next == NONE {
+                let Some(dir) = stack.pop() else { break };
+                next = self.nodes[dir as usize].next;
+                if lower(self, dir) {
+                    if self.nodes[dir as usize].first_child() == NONE {
+                        self.unlink_child(dir);
+                        self.free_node(dir)?;
+                    } else {
+                        self.make_implicit(dir, at)?;
+                    }
                 }
-                cut += 1;
+            }
+            cur = next;
+        }
+        if itself {
+            if !self.nodes[top as usize].is_dir() || self.nodes[top as usize].first_child() == NONE
+            {
+                self.remove_subtree(top)?;
+            } else {
+                self.make_implicit(top, at)?;
             }
         }
+        Ok(())
+    }
+
+    /// A directory of a lower layer that keeps children of `at`'s layer: an implicit one.
+    fn make_implicit(&mut self, id: u32, at: At) -> Result<()> {
+        let start = self.layer_start(at.0) as u32;
+        self.set_meta(id, Meta::implicit(at.2), start)
     }
 }
 
+#[path = "nodes.rs"]
+mod nodes;
 #[path = "plan.rs"]
 mod plan;
-pub use plan::{Action, Plan};
+pub use plan::{Action, Plan, Step};
 
 #[cfg(test)]
 #[path = "tree_tests.rs"]
