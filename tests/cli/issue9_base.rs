@@ -322,46 +322,15 @@ fn issue_9_existing_layout_with_a_symlink_under_the_layers_name_is_refused() {
         .stderr(predicate::str::contains("symbolic link"));
 }
 
-/// The files of the layout `dir` tarred into `out`, with an extra last member that
-/// nothing needs, cut short inside its data.
-fn archive_with_cut_member(dir: &Path, out: &Path) {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    files.sort();
-    let mut b = tar::Builder::new(Vec::new());
-    let append = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    for f in &files {
-        append(&mut b, f, &fs::read(dir.join(f)).unwrap());
-    }
-    let before = b.get_ref().len();
-    append(&mut b, "zz-notes", &[b'n'; 4000]);
-    let mut bytes = b.into_inner().unwrap();
-    bytes.truncate(before + 512 + 1000);
-    fs::write(out, bytes).unwrap();
-}
-
 #[test]
 fn issue_9_truncated_archive_base_gives_warnings_in_text_and_json() {
     // See: issue #9
     let (t, _) = setup(&Img::new(vec![Layer::gzip(&one_layer_tar())]));
     let cut = t.root().join("cut.tar");
-    archive_with_cut_member(&t.root().join("base"), &cut);
+    // A last member that nothing needs, cut inside its data.
+    let dir = t.root().join("base");
+    fs::write(dir.join("zz-notes"), vec![b'n'; 4000]).unwrap();
+    crate::issue9_images::cut_archive(&dir, "zz-notes", 1000, &cut);
     let base = cut.display().to_string();
     t.build("img.tar", &["--base", &base])
         .env("SOURCE_DATE_EPOCH", EPOCH)

@@ -349,7 +349,7 @@ fn base64_std(data: &[u8]) -> String {
 
 /// Tar the files of the layout `dir` into `out` with the file `last` (a relative path) as
 /// the last member, cut after `keep` bytes of its data.
-fn cut_archive(dir: &Path, last: &str, keep: usize, out: &Path) {
+pub(crate) fn cut_archive(dir: &Path, last: &str, keep: usize, out: &Path) {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

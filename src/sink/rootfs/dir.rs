@@ -643,17 +643,7 @@ impl Drop for DirEmitter {
             return;
         }
         self.open.clear();
-        // SAFETY: a valid fd.
-        let _ = unsafe { libc::fchmod(self.root.as_raw_fd(), 0o700) };
-        let mut dirs = std::mem::take(&mut self.dirs);
-        dirs.sort_by_key(|(p, _)| p.iter().filter(|&&b| b == b'/').count());
-        for (path, _) in &dirs {
-            let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
-            if let Ok(fd) = self.walk(&comps) {
-                // SAFETY: a valid fd.
-                let _ = unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) };
-            }
-        }
+        self.unlock(None);
         let _ = std::fs::remove_dir_all(&self.staging);
     }
 }
