@@ -114,11 +114,14 @@ impl std::error::Error for Error {
 /// A bad flag value or argument, found before any work is done (exit 2).
 #[derive(Debug)]
 pub struct UsageError {
+    /// What is wrong, naming the flag or argument.
     pub message: String,
+    /// How to fix it, when there is something to say.
     pub hint: Option<String>,
 }
 
 impl UsageError {
+    /// A usage error with this message and no hint.
     pub fn new(message: impl Into<String>) -> Self {
         UsageError {
             message: message.into(),
@@ -126,6 +129,7 @@ impl UsageError {
         }
     }
 
+    /// The same error with a hint to print after it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -145,6 +149,7 @@ impl std::error::Error for UsageError {}
 pub struct SpecialFile {
     /// Path relative to the context root, already escaped for display.
     pub path: String,
+    /// What it is: "fifo", "character device", ...
     pub kind: &'static str,
 }
 
@@ -163,7 +168,9 @@ impl std::error::Error for SpecialFile {}
 /// A file that changed size or identity while it was being read (exit 1).
 #[derive(Debug)]
 pub struct FileChanged {
+    /// Path relative to the context root, already escaped for display.
     pub path: String,
+    /// How it changed ("it grew", "it shrank", ...).
     pub what: &'static str,
 }
 
@@ -399,6 +406,7 @@ pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
 pub struct UnreadableImage {
     /// The path, already escaped for display.
     pub path: String,
+    /// The operating system's error.
     pub source: std::io::Error,
 }
 
