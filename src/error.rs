@@ -1,42 +1,127 @@
-//! The few typed errors that code branches on, their hints, and their exit-code class.
+//! The library's error type, [`Error`] with its [`ErrorKind`] and hint, and the few typed
+//! markers that code branches on.
 //!
-//! Everything else travels as `anyhow::Error` with context added where the object is known;
-//! `ui::report` walks the chain, finds the first typed error and picks the exit code from it.
+//! Inside the library errors travel as `anyhow::Error` with context added where the object is
+//! known. A public entry point turns the chain into an [`Error`], which finds the first typed
+//! marker along it once; `ui::report` picks the exit code and the hint from that.
 
 use std::fmt;
 
-/// How the process should end for a given error.
+/// What kind of failure an [`Error`] is. The CLI maps each kind to an exit code (see the man
+/// page's EXIT STATUS); a library caller can branch on it without reading any message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitClass {
-    /// 1: the operation failed (I/O, disk full, unreadable or changing file).
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The operation failed: I/O, a full disk, an unreadable file, a file that changed while
+    /// it was read, the environment (exit 1).
     Failure,
-    /// 2: the command line is wrong.
+    /// The request itself is wrong: a bad flag value, argument or option (exit 2).
     Usage,
-    /// 3: the input was rejected (special file, invalid or unsafe image).
+    /// The input was rejected: a special file in the context, an invalid or unsafe image, a
+    /// verification failure (exit 3).
     Rejected,
-    /// 130 / 143: interrupted by SIGINT / SIGTERM.
+    /// Interrupted by the signal with this number (SIGINT, SIGTERM, SIGHUP; exit 128 + it).
     Interrupted(i32),
+    /// The reader of our output went away (a closed pipe). The CLI prints nothing for it.
+    BrokenPipe,
 }
 
-impl ExitClass {
-    pub fn code(self) -> u8 {
-        match self {
-            ExitClass::Failure => 1,
-            ExitClass::Usage => 2,
-            ExitClass::Rejected => 3,
-            ExitClass::Interrupted(sig) => (128 + sig).clamp(0, 255) as u8,
-        }
+/// The error of the library's public entry points: an error chain (the message, then its
+/// causes, outermost first), classified once into an [`ErrorKind`], with the hint to show
+/// after it when the user can fix the problem.
+///
+/// `Display` writes the message followed by its causes (`reading 'a': permission denied`);
+/// [`Error::chain`] gives them one by one, and `source()` starts at the first cause.
+pub struct Error {
+    kind: ErrorKind,
+    hint: Option<String>,
+    inner: anyhow::Error,
+}
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// What kind of failure this is; the CLI's exit code follows from it.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// The message and then each of its causes, outermost first.
+    pub fn chain(&self) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+        self.inner.chain()
+    }
+
+    /// The first error of the chain that is an `E` (for example a
+    /// [`VerifyError`](crate::digest::VerifyError)), to read its fields.
+    pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.inner.chain().find_map(|c| c.downcast_ref::<E>())
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    /// Classify the chain once, keeping every message of it.
+    fn from(inner: anyhow::Error) -> Self {
+        let (kind, hint) = if is_broken_pipe(&inner) {
+            (ErrorKind::BrokenPipe, None)
+        } else {
+            classify(&inner)
+        };
+        Error { kind, hint, inner }
+    }
+}
+
+impl From<Interrupted> for Error {
+    fn from(e: Interrupted) -> Self {
+        Error::from(anyhow::Error::new(e))
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::from(anyhow::Error::new(e))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.inner)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chain: Vec<String> = self.chain().map(ToString::to_string).collect();
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("hint", &self.hint)
+            .field("chain", &chain)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.chain().nth(1)
     }
 }
 
 /// A bad flag value or argument, found before any work is done (exit 2).
 #[derive(Debug)]
 pub struct UsageError {
+    /// What is wrong, naming the flag or argument.
     pub message: String,
+    /// How to fix it, when there is something to say.
     pub hint: Option<String>,
 }
 
 impl UsageError {
+    /// A usage error with this message and no hint.
     pub fn new(message: impl Into<String>) -> Self {
         UsageError {
             message: message.into(),
@@ -44,6 +129,7 @@ impl UsageError {
         }
     }
 
+    /// The same error with a hint to print after it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -63,6 +149,7 @@ impl std::error::Error for UsageError {}
 pub struct SpecialFile {
     /// Path relative to the context root, already escaped for display.
     pub path: String,
+    /// What it is: "fifo", "character device", ...
     pub kind: &'static str,
 }
 
@@ -81,7 +168,9 @@ impl std::error::Error for SpecialFile {}
 /// A file that changed size or identity while it was being read (exit 1).
 #[derive(Debug)]
 pub struct FileChanged {
+    /// Path relative to the context root, already escaped for display.
     pub path: String,
+    /// How it changed ("it grew", "it shrank", ...).
     pub what: &'static str,
 }
 
@@ -115,18 +204,19 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// Classify an error chain and find the hint to print after it, if any.
-pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
+/// Classify an error chain and find the hint to print after it, if any: the first typed
+/// marker along the chain decides. Callers use [`Error::kind`] and [`Error::hint`].
+fn classify(err: &anyhow::Error) -> (ErrorKind, Option<String>) {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Interrupted>() {
-            return (ExitClass::Interrupted(e.0), None);
+            return (ErrorKind::Interrupted(e.0), None);
         }
         if let Some(e) = cause.downcast_ref::<UsageError>() {
-            return (ExitClass::Usage, e.hint.clone());
+            return (ErrorKind::Usage, e.hint.clone());
         }
         if cause.downcast_ref::<SpecialFile>().is_some() {
             return (
-                ExitClass::Rejected,
+                ErrorKind::Rejected,
                 Some(
                     "remove it from the context, or list it in .dockerignore \
                      (sockets are skipped; fifos and devices are refused and never opened)"
@@ -136,7 +226,7 @@ pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
         }
         if cause.downcast_ref::<FileChanged>().is_some() {
             return (
-                ExitClass::Failure,
+                ErrorKind::Failure,
                 Some(
                     "another process is writing into the build context; \
                      build from a quiet tree or exclude the file in .dockerignore"
@@ -145,24 +235,25 @@ pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
             );
         }
         if cause.downcast_ref::<UnreadableImage>().is_some() {
-            return (ExitClass::Failure, Some(UNREADABLE_IMAGE_HINT.into()));
+            return (ErrorKind::Failure, Some(UNREADABLE_IMAGE_HINT.into()));
         }
         if cause.downcast_ref::<InvalidImage>().is_some()
+            || cause.downcast_ref::<MissingFromImage>().is_some()
             || cause.downcast_ref::<crate::digest::VerifyError>().is_some()
         {
-            return (ExitClass::Rejected, None);
+            return (ErrorKind::Rejected, None);
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             if io
                 .get_ref()
                 .is_some_and(|e| e.downcast_ref::<crate::digest::VerifyError>().is_some())
             {
-                return (ExitClass::Rejected, None);
+                return (ErrorKind::Rejected, None);
             }
             match io.kind() {
                 std::io::ErrorKind::PermissionDenied => {
                     return (
-                        ExitClass::Failure,
+                        ErrorKind::Failure,
                         Some(
                             "fix its permissions, or add it to .dockerignore to exclude it".into(),
                         ),
@@ -170,7 +261,7 @@ pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
                 }
                 std::io::ErrorKind::StorageFull => {
                     return (
-                        ExitClass::Failure,
+                        ErrorKind::Failure,
                         Some("free some space on the output's filesystem and run again".into()),
                     );
                 }
@@ -178,7 +269,7 @@ pub fn classify(err: &anyhow::Error) -> (ExitClass, Option<String>) {
             }
         }
     }
-    (ExitClass::Failure, None)
+    (ErrorKind::Failure, None)
 }
 
 /// True when the chain is a closed pipe (the reader of our stdout went away).
@@ -201,12 +292,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_codes() {
-        assert_eq!(ExitClass::Failure.code(), 1);
-        assert_eq!(ExitClass::Usage.code(), 2);
-        assert_eq!(ExitClass::Rejected.code(), 3);
-        assert_eq!(ExitClass::Interrupted(libc::SIGINT).code(), 130);
-        assert_eq!(ExitClass::Interrupted(libc::SIGTERM).code(), 143);
+    fn error_keeps_the_chain_and_classifies_once() {
+        let inner = anyhow::Error::new(SpecialFile {
+            path: "dev/tty".into(),
+            kind: "character device",
+        })
+        .context("adding 'dev/tty' to the layer");
+        let err = Error::from(inner);
+        assert_eq!(err.kind(), ErrorKind::Rejected);
+        assert!(err.hint().unwrap().contains(".dockerignore"));
+        assert_eq!(
+            err.to_string(),
+            "adding 'dev/tty' to the layer: 'dev/tty' is a character device, \
+             which imgbuild refuses to put in an image layer"
+        );
+        let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0], "adding 'dev/tty' to the layer");
+        let source = std::error::Error::source(&err).expect("a cause");
+        assert!(source.downcast_ref::<SpecialFile>().is_some());
+        assert_eq!(
+            err.find::<SpecialFile>().map(|s| s.kind),
+            Some("character device")
+        );
+        assert!(std::error::Error::source(&Error::from(anyhow::anyhow!("alone"))).is_none());
+    }
+
+    #[test]
+    fn error_kinds() {
+        let kind = |e: anyhow::Error| Error::from(e).kind();
+        assert_eq!(kind(anyhow::anyhow!("plain")), ErrorKind::Failure);
+        assert_eq!(Error::from(UsageError::new("bad")).kind(), ErrorKind::Usage);
+        assert_eq!(
+            Error::from(Interrupted(libc::SIGTERM)).kind(),
+            ErrorKind::Interrupted(libc::SIGTERM)
+        );
+        let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert_eq!(
+            kind(anyhow::Error::new(pipe).context("writing to stdout")),
+            ErrorKind::BrokenPipe
+        );
+        assert_eq!(kind(invalid("bad index").context("x")), ErrorKind::Rejected);
+        assert_eq!(
+            kind(MissingFromImage("the archive has no 'index.json'".into()).into()),
+            ErrorKind::Rejected
+        );
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let err = Error::from(anyhow::Error::new(full));
+        assert_eq!(err.kind(), ErrorKind::Failure);
+        assert!(err.hint().unwrap().contains("free some space"));
+        let usage = UsageError::new("bad --platform").with_hint("try linux/arm64");
+        assert_eq!(Error::from(usage).hint(), Some("try linux/arm64"));
     }
 
     #[test]
@@ -217,11 +353,11 @@ mod tests {
         })
         .context("adding 'dev/tty' to the layer");
         let (class, hint) = classify(&err);
-        assert_eq!(class, ExitClass::Rejected);
+        assert_eq!(class, ErrorKind::Rejected);
         assert!(hint.unwrap().contains(".dockerignore"));
         let err = anyhow::Error::new(UsageError::new("bad")).context("x");
-        assert_eq!(classify(&err).0, ExitClass::Usage);
-        assert_eq!(classify(&anyhow::anyhow!("plain")).0, ExitClass::Failure);
+        assert_eq!(classify(&err).0, ErrorKind::Usage);
+        assert_eq!(classify(&anyhow::anyhow!("plain")).0, ErrorKind::Failure);
     }
 
     #[test]
@@ -245,6 +381,19 @@ impl fmt::Display for InvalidImage {
 
 impl std::error::Error for InvalidImage {}
 
+/// A document, blob or archive member that an image should hold is absent (exit 3, like
+/// [`InvalidImage`]). Code that turns "absent" into a better message checks for this type.
+#[derive(Debug)]
+pub struct MissingFromImage(pub String);
+
+impl fmt::Display for MissingFromImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MissingFromImage {}
+
 /// Shorthand for an `InvalidImage` error.
 pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
     InvalidImage(msg.into()).into()
@@ -257,6 +406,7 @@ pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
 pub struct UnreadableImage {
     /// The path, already escaped for display.
     pub path: String,
+    /// The operating system's error.
     pub source: std::io::Error,
 }
 
@@ -300,13 +450,13 @@ mod image_io_tests {
         let err = image_io(denied, std::path::Path::new("img/blobs/sha256/ab"))
             .context("reading image 'img'");
         let (class, hint) = classify(&err);
-        assert_eq!(class, ExitClass::Failure);
+        assert_eq!(class, ErrorKind::Failure);
         let hint = hint.unwrap();
         assert!(hint.contains("image"), "{hint}");
         assert!(!hint.contains(".dockerignore"), "{hint}");
         assert!(format!("{err:#}").contains("cannot read image file 'img/blobs/sha256/ab'"));
         let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
         let err = image_io(gone, std::path::Path::new("img"));
-        assert_eq!(classify(&err), (ExitClass::Failure, None));
+        assert_eq!(classify(&err), (ErrorKind::Failure, None));
     }
 }

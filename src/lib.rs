@@ -63,14 +63,14 @@ pub mod sink;
 pub mod store;
 pub mod ui;
 
-use anyhow::Result;
+pub use error::{Error, ErrorKind, Result};
 
 use cli::{Cli, Command};
 use ui::Printer;
 
-/// Run a parsed command line.
+/// Run a parsed command line; the error says how it failed ([`Error::kind`]).
 pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
-    match &cli.command {
+    let result: anyhow::Result<()> = match &cli.command {
         Command::Build(args) => {
             let progress = ui::progress::for_printer(printer);
             let result = commands::build::run(args, printer, progress.as_ref());
@@ -85,7 +85,8 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
             result
         }
         Command::Completions(args) => commands::completions::run(args),
-    }
+    };
+    result.map_err(Error::from)
 }
 
 /// Whether the command writes an image to stdout (a broken pipe is then a failure).

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use imgbuild::ErrorKind;
 use imgbuild::cli::Cli;
 use imgbuild::ui::{Printer, report};
 
@@ -18,17 +19,10 @@ fn main() -> ExitCode {
             // After a signal, a failure it caused (the reader of our stdout killed by the
             // same Ctrl-C: a broken pipe) is reported as the interruption it is.
             let err = match imgbuild::interrupt::check() {
-                Err(sig) if !is_interrupted(&err) => anyhow::Error::new(sig),
+                Err(sig) if !matches!(err.kind(), ErrorKind::Interrupted(_)) => sig.into(),
                 _ => err,
             };
             report::render(&printer, &err, imgbuild::stdout_is_image(&cli))
         }
     }
-}
-
-fn is_interrupted(err: &anyhow::Error) -> bool {
-    matches!(
-        imgbuild::error::classify(err).0,
-        imgbuild::error::ExitClass::Interrupted(_)
-    )
 }

@@ -269,9 +269,7 @@ fn output_inside(context: &Path, output: &Path, format: Format) -> Result<Option
 
 pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
     if values.is_empty() {
-        return Ok(vec![
-            Platform::parse("linux/amd64").expect("linux/amd64 is a valid platform"),
-        ]);
+        return Ok(vec![Platform::default_target()]);
     }
     let mut out: Vec<Platform> = Vec::new();
     for v in values {

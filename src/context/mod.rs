@@ -48,12 +48,62 @@ impl ContextEntry {
     }
 }
 
-/// Why a path was left out, for `-v`.
+/// A path left out of the layer, and why (listed by `-v`).
 #[derive(Debug, Clone)]
 pub struct Ignored {
+    /// Path relative to the context root, as in [`ContextEntry::rel_path`].
     pub rel_path: Vec<u8>,
+    /// Whether it is a directory (left out with everything beneath it).
     pub is_dir: bool,
-    pub reason: String,
+    /// The rule that left it out; `Display` gives the text `-v` prints.
+    pub reason: IgnoreReason,
+}
+
+/// Which rule left a path out of the layer. Code decides from the variant (a `.gitignore`
+/// prunes a directory, a `.dockerignore` exception may still reach beneath one); `Display`
+/// renders it for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// A pattern of `.dockerignore` or of `--ignore-file` (Docker's semantics).
+    IgnoreFile {
+        /// The file the pattern is in, as shown to the user.
+        source: String,
+        /// Its 1-based line number there.
+        line: usize,
+        /// The pattern as written.
+        pattern: String,
+    },
+    /// A pattern of a `.gitignore` file inside the context (git's semantics).
+    Gitignore {
+        /// That `.gitignore`, context-relative and escaped for display.
+        file: String,
+        /// The pattern as written.
+        pattern: String,
+    },
+    /// `.git`, which is never included.
+    Git,
+    /// Beneath a directory an ignore-file pattern excluded, with no exception of its own.
+    InsideExcluded,
+    /// The build's own output file, or a temporary file beside it.
+    Output,
+}
+
+impl std::fmt::Display for IgnoreReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IgnoreReason::IgnoreFile {
+                source,
+                line,
+                pattern,
+            } => write!(f, "excluded by {source}:{line}: {pattern}"),
+            IgnoreReason::Gitignore { file, pattern } => {
+                write!(f, "excluded by {file}: {pattern}")
+            }
+            IgnoreReason::Git => f.write_str(".git is never included"),
+            IgnoreReason::InsideExcluded => f.write_str("inside an excluded directory"),
+            IgnoreReason::Output => f.write_str("the output of this build"),
+        }
+    }
 }
 
 /// The walked context: entries in layer order, plus what was left out and why.
@@ -81,5 +131,31 @@ impl Context {
             .filter(|e| e.kind == EntryKind::File)
             .map(|e| e.size)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IgnoreReason;
+
+    #[test]
+    fn reasons_render_as_v_prints_them() {
+        let file = IgnoreReason::IgnoreFile {
+            source: ".dockerignore".into(),
+            line: 2,
+            pattern: "*.md".into(),
+        };
+        assert_eq!(file.to_string(), "excluded by .dockerignore:2: *.md");
+        let git = IgnoreReason::Gitignore {
+            file: "sub/.gitignore".into(),
+            pattern: "*.log".into(),
+        };
+        assert_eq!(git.to_string(), "excluded by sub/.gitignore: *.log");
+        assert_eq!(IgnoreReason::Git.to_string(), ".git is never included");
+        assert_eq!(
+            IgnoreReason::InsideExcluded.to_string(),
+            "inside an excluded directory"
+        );
+        assert_eq!(IgnoreReason::Output.to_string(), "the output of this build");
     }
 }

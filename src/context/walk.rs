@@ -20,7 +20,7 @@ use anyhow::{Context as _, Result};
 use ignore::gitignore::Gitignore;
 
 use super::dockerignore::DockerIgnore;
-use super::{Context, ContextEntry, EntryKind, Ignored};
+use super::{Context, ContextEntry, EntryKind, IgnoreReason, Ignored};
 use crate::error::{SpecialFile, escape_bytes};
 
 /// Which ignore rules apply.
@@ -148,7 +148,7 @@ impl Walker {
             let is_dir = ft.is_dir();
 
             if name == ".git" {
-                self.ignore(&rel, is_dir, ".git is never included".into());
+                self.ignore(&rel, is_dir, IgnoreReason::Git);
                 continue;
             }
             if self
@@ -156,25 +156,29 @@ impl Walker {
                 .iter()
                 .any(|o| o.covers(rel_dir, name.as_bytes()))
             {
-                self.ignore(&rel, is_dir, "the output of this build".into());
+                self.ignore(&rel, is_dir, IgnoreReason::Output);
                 continue;
             }
-            let (excluded, reason) = self.decide(&rel, &full, is_dir, dir_excluded);
-            if excluded && !is_dir {
+            let reason = self.decide(&rel, &full, is_dir, dir_excluded);
+            if !is_dir && let Some(reason) = reason {
                 self.ignore(&rel, false, reason);
                 continue;
             }
             if is_dir {
-                if excluded && !self.docker_may_reinclude(&rel, &reason) {
-                    self.ignore(&rel, true, reason);
+                if let Some(reason) = &reason
+                    && !self.docker_may_reinclude(&rel, reason)
+                {
+                    self.ignore(&rel, true, reason.clone());
                     continue;
                 }
                 let index = self.out.entries.len();
                 self.out
                     .entries
                     .push(entry_from(&rel, EntryKind::Dir, &meta));
-                let below = self.visit_dir(&full, &rel, excluded)?;
-                if excluded && !below {
+                let below = self.visit_dir(&full, &rel, reason.is_some())?;
+                if let Some(reason) = reason
+                    && !below
+                {
                     self.out.entries.truncate(index);
                     self.ignore(&rel, true, reason);
                     continue;
@@ -216,54 +220,55 @@ impl Walker {
         Ok(any_included)
     }
 
-    /// Is `rel` excluded, and by which rule? `.dockerignore` has the last word when one of its
-    /// rules matches; otherwise the nearest `.gitignore` that has an opinion decides.
+    /// The rule that excludes `rel`, or None when it is included. `.dockerignore` has the last
+    /// word when one of its rules matches; otherwise the nearest `.gitignore` that has an
+    /// opinion decides.
     fn decide(
         &self,
         rel: &[u8],
         full: &Path,
         is_dir: bool,
         parent_excluded: bool,
-    ) -> (bool, String) {
+    ) -> Option<IgnoreReason> {
         if let Some(rule) = self.docker.decide(rel) {
-            let how = if rule.exception {
-                "re-included"
-            } else {
-                "excluded"
-            };
-            let reason = format!("{how} by {}:{}: {}", rule.source, rule.line, rule.pattern);
-            return (!rule.exception, reason);
+            return (!rule.exception).then(|| IgnoreReason::IgnoreFile {
+                source: rule.source.clone(),
+                line: rule.line,
+                pattern: rule.pattern.clone(),
+            });
         }
         if parent_excluded {
-            return (true, "inside an excluded directory".into());
+            return Some(IgnoreReason::InsideExcluded);
         }
         for matcher in self.gitignores.iter().rev() {
             let m = matcher.matched(full, is_dir);
             if let Some(glob) = m.inner() {
-                let source = glob
+                let file = glob
                     .from()
                     .and_then(|p| p.strip_prefix(&self.root).ok())
                     .map(|p| escape_bytes(p.as_os_str().as_bytes()))
                     .unwrap_or_else(|| ".gitignore".into());
-                let how = if m.is_ignore() {
-                    "excluded"
-                } else {
-                    "re-included"
-                };
-                let reason = format!("{how} by {source}: {}", glob.original());
-                return (m.is_ignore(), reason);
+                return m.is_ignore().then(|| IgnoreReason::Gitignore {
+                    file,
+                    pattern: glob.original().to_owned(),
+                });
             }
         }
-        (false, String::new())
+        None
     }
 
     /// An excluded directory is still walked when a `.dockerignore` exception may re-include
     /// something beneath it (but never when `.gitignore` excluded it: git prunes).
-    fn docker_may_reinclude(&self, rel: &[u8], reason: &str) -> bool {
-        !reason.contains(".gitignore") && self.docker.may_reinclude_below(rel)
+    fn docker_may_reinclude(&self, rel: &[u8], reason: &IgnoreReason) -> bool {
+        match reason {
+            IgnoreReason::Gitignore { .. } | IgnoreReason::Git | IgnoreReason::Output => false,
+            IgnoreReason::IgnoreFile { .. } | IgnoreReason::InsideExcluded => {
+                self.docker.may_reinclude_below(rel)
+            }
+        }
     }
 
-    fn ignore(&mut self, rel: &[u8], is_dir: bool, reason: String) {
+    fn ignore(&mut self, rel: &[u8], is_dir: bool, reason: IgnoreReason) {
         self.out.ignored.push(Ignored {
             rel_path: rel.to_vec(),
             is_dir,

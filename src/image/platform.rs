@@ -94,7 +94,22 @@ impl Platform {
         )
     }
 
-    /// The platform of the machine imgbuild runs on, as a Linux image platform.
+    /// The platform used when none is named: `linux/amd64`, on every host. It is what
+    /// `build` targets without `--platform` and what is picked from an image that holds several
+    /// platforms when none is asked for. The host never decides it, so the same command builds
+    /// and reads the same image on any machine.
+    pub fn default_target() -> Platform {
+        Platform {
+            os: "linux".to_owned(),
+            architecture: "amd64".to_owned(),
+            variant: None,
+        }
+    }
+
+    /// The platform of the machine imgbuild runs on, as a Linux image platform. It only
+    /// chooses which image of several a Docker archive's `manifest.json` names for
+    /// `docker load` (the one that runs here); what is built or read defaults to
+    /// [`Platform::default_target`].
     pub fn host() -> Option<Platform> {
         let arch = match std::env::consts::ARCH {
             "x86_64" => "amd64",
@@ -139,6 +154,15 @@ impl fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_target_is_linux_amd64() {
+        assert_eq!(
+            Platform::default_target(),
+            Platform::parse("linux/amd64").unwrap()
+        );
+        assert_eq!(Platform::default_target().to_string(), "linux/amd64");
+    }
 
     macro_rules! parses {
         ($input:expr, $shown:expr) => {

@@ -40,11 +40,7 @@ impl ImageRef {
         let (rest, pinned) = match arg.rsplit_once('@') {
             Some((rest, digest)) if digest.starts_with("sha256:") => {
                 let hex = &digest[7..];
-                if hex.len() != 64
-                    || !hex
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                {
+                if crate::digest::Sha256Sum::from_hex(hex).is_none() {
                     return Err(format!(
                         "'{arg}': a pinned digest is @sha256: followed by 64 lowercase hex characters"
                     ));

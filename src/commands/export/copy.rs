@@ -11,14 +11,11 @@ use oci_spec::image::Descriptor;
 
 use crate::digest::Sha256Sum;
 use crate::error::invalid;
-use crate::image::source::{Image, MAX_DOCUMENT, Selected, parse_manifest, sha256_hex};
+use crate::image::source::{Image, MAX_DEPTH, MAX_DOCUMENT, Selected, parse_manifest, sha256_hex};
 use crate::image::{Platform, is_index, is_manifest, manifest};
 use crate::progress::Progress;
 use crate::sink::ImageRecord;
 use crate::store::BlobStore;
-
-/// Indexes nest at most this deep.
-const MAX_DEPTH: usize = 8;
 
 #[derive(Debug, Default)]
 pub struct Copied {

@@ -7,13 +7,10 @@ use std::collections::{HashMap, HashSet};
 
 use oci_spec::image::Descriptor;
 
-use crate::image::source::{Image, MAX_CONFIG};
+use crate::image::source::{Image, MAX_CONFIG, MAX_DEPTH};
 use crate::image::{Platform, is_index, is_manifest};
 use crate::interrupt;
 use crate::layer::reader::{Limits, read_layer};
-
-/// Indexes nest at most this deep (as the reader allows).
-const MAX_DEPTH: usize = 8;
 
 #[derive(Debug, Default)]
 pub struct Verification {

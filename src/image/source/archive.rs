@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::error::{escape_bytes, image_io, invalid};
+use crate::error::{MissingFromImage, escape_bytes, image_io, invalid};
 
 const MAX_MEMBERS: usize = 100_000;
 const MAX_NAME: usize = 4096;
@@ -151,9 +151,7 @@ impl TarIndex {
 
     /// Read a small member whole, refusing one larger than `cap`.
     pub fn read_member(&self, name: &str, cap: u64) -> Result<Vec<u8>> {
-        let size = self
-            .size(name)
-            .ok_or_else(|| invalid(format!("the archive has no '{name}'")))?;
+        let size = self.size(name).ok_or_else(|| no_member(name))?;
         if size > cap {
             return Err(invalid(format!(
                 "'{name}' is {size} bytes, more than the {cap} allowed"
@@ -174,7 +172,7 @@ impl TarIndex {
                     })?;
                 }
                 Some(m) => return Ok(m.clone()),
-                None => return Err(invalid(format!("the archive has no '{name}'"))),
+                None => return Err(no_member(&name)),
             }
         }
         Err(invalid(format!(
@@ -234,6 +232,12 @@ fn index(file: File, len: u64) -> Result<HashMap<String, Member>> {
 }
 
 /// `./a//b/` → `a/b`; `None` for absolute names or names with `..`.
+/// The error for a member the archive does not hold: typed, so that a caller can turn it
+/// into a better message ("blob ... is missing") without reading its text.
+fn no_member(name: &str) -> anyhow::Error {
+    MissingFromImage(format!("the archive has no '{name}'")).into()
+}
+
 fn normalise(raw: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(raw).ok()?;
     if text.starts_with('/') {
@@ -348,6 +352,19 @@ mod tests {
         assert!(format!("{e:#}").contains("'b' is truncated"), "{e:#}");
         let whole = tar_of(&[("a", b"one")]);
         assert!(TarIndex::open(whole.path()).unwrap().warnings().is_empty());
+    }
+
+    #[test]
+    fn an_absent_member_is_typed_as_missing() {
+        let f = tar_of(&[("a", b"one")]);
+        let idx = TarIndex::open(f.path()).unwrap();
+        for e in [
+            idx.open_member("b").err().unwrap(),
+            idx.read_member("b", 10).unwrap_err(),
+        ] {
+            assert!(e.is::<MissingFromImage>(), "{e:#}");
+            assert_eq!(e.to_string(), "the archive has no 'b'");
+        }
     }
 
     #[test]

@@ -23,14 +23,15 @@ use super::{
     Platform, canonical, is_config, is_index, is_manifest, manifest, oci_layer, sniff_compression,
 };
 use crate::digest::{HashWriter, Sha256Sum, VerifyingReader};
-use crate::error::{UsageError, invalid};
+use crate::error::{MissingFromImage, UsageError, invalid};
 
 /// index.json, indexes and manifests are read up to this size.
 pub const MAX_DOCUMENT: u64 = 4 << 20;
 /// Image configs are read up to this size.
 pub const MAX_CONFIG: u64 = 16 << 20;
-/// Indexes nest at most this deep.
-const MAX_DEPTH: usize = 8;
+/// Indexes nest at most this deep: the one bound for every reader of an image (the reader
+/// here, `export`'s copy, `inspect --verify`).
+pub const MAX_DEPTH: usize = 8;
 /// At most this many manifests in an index and layers in a manifest.
 const MAX_ENTRIES: usize = 1000;
 
@@ -426,15 +427,16 @@ impl Image {
             Some(p) => candidates.iter().find(|(_, cp)| cp == p),
             None if candidates.len() == 1 => candidates.first(),
             None => {
-                let host = Platform::parse("linux/amd64").ok();
-                candidates.iter().find(|(_, cp)| Some(cp) == host.as_ref())
+                let default = Platform::default_target();
+                candidates.iter().find(|(_, cp)| *cp == default)
             }
         };
         let Some((desc, _)) = chosen else {
             let have: Vec<String> = candidates.iter().map(|(_, p)| p.to_string()).collect();
-            let asked = want
-                .map(ToString::to_string)
-                .unwrap_or_else(|| "linux/amd64".into());
+            let asked = want.map_or_else(
+                || Platform::default_target().to_string(),
+                ToString::to_string,
+            );
             return Err(
                 UsageError::new(format!("'{}' has no image for {asked}", self.reference))
                     .with_hint(format!("it has: {}", have.join(", ")))
@@ -487,11 +489,14 @@ fn tag_hint(tags: &[&str]) -> String {
     }
 }
 
+/// A blob the image does not hold (a layout's file not found, an archive's member absent)
+/// becomes "blob ... is missing"; any other error is kept. Decided by the errors' types.
 fn missing(e: anyhow::Error, hex: &str) -> anyhow::Error {
     let not_found = e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::NotFound)
-    }) || e.to_string().contains("has no");
+        c.is::<MissingFromImage>()
+            || c.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::NotFound)
+    });
     if not_found {
         invalid(format!("blob sha256:{hex} is missing from the image"))
     } else {
@@ -618,12 +623,7 @@ fn platform_sets(
 pub fn sha256_hex(desc: &Descriptor) -> Result<&str> {
     let d = desc.digest();
     let hex = d.digest();
-    let ok = d.algorithm().to_string() == "sha256"
-        && hex.len() == 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if ok {
+    if d.algorithm().to_string() == "sha256" && Sha256Sum::from_hex(hex).is_some() {
         Ok(hex)
     } else {
         Err(invalid(format!("unsupported or malformed digest '{d}'")))
@@ -895,6 +895,27 @@ mod tests {
         let (index, made, sets) = platform_sets(index).unwrap();
         assert_eq!(index.manifests(), &entries);
         assert!(made.is_empty() && sets.is_empty());
+    }
+
+    #[test]
+    fn missing_blobs_are_recognised_by_type() {
+        let hex = "ab".repeat(32);
+        let expected = format!("blob sha256:{hex} is missing from the image");
+        let member = MissingFromImage("the archive has no 'blobs/sha256/ab'".into());
+        let gone = anyhow::Error::new(io::Error::from(io::ErrorKind::NotFound)).context("opening");
+        for e in [anyhow::Error::new(member), gone] {
+            let e = missing(e, &hex);
+            assert!(e.is::<crate::error::InvalidImage>(), "{e:#}");
+            assert_eq!(e.to_string(), expected);
+        }
+        // Other errors are kept, whatever their text says.
+        for e in [
+            anyhow::anyhow!("the archive has no 'x'"),
+            anyhow::Error::new(io::Error::from(io::ErrorKind::PermissionDenied)),
+        ] {
+            let text = e.to_string();
+            assert_eq!(missing(e, &hex).to_string(), text);
+        }
     }
 
     #[test]
