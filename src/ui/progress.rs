@@ -107,7 +107,11 @@ impl Counts {
     /// The stage's last line: `file content: 7 files, 113 B in 0.01 s`.
     fn summary(&self, current: &Current) -> String {
         let counted = self.text();
-        let counted = if counted.is_empty() { "done".into() } else { counted };
+        let counted = if counted.is_empty() {
+            "done".into()
+        } else {
+            counted
+        };
         format!(
             "{}: {counted} in {:.2} s",
             object(current.stage),
@@ -169,15 +173,12 @@ impl Bar {
         let (files, counted) = (self.counts.clone(), self.counts.clone());
         ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_spinner())
-            .with_key(
-                "files",
-                move |_: &ProgressState, w: &mut dyn fmt::Write| {
-                    let n = files.files.load(Ordering::Relaxed);
-                    if n > 0 {
-                        let _ = write!(w, ", {}", files_text(n));
-                    }
-                },
-            )
+            .with_key("files", move |_: &ProgressState, w: &mut dyn fmt::Write| {
+                let n = files.files.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = write!(w, ", {}", files_text(n));
+                }
+            })
             .with_key(
                 "counted",
                 move |_: &ProgressState, w: &mut dyn fmt::Write| {
@@ -226,7 +227,11 @@ impl Progress for Bar {
         self.end_stage(current.take());
         self.counts.reset();
         self.by_files.store(false, Ordering::Relaxed);
-        let template = if total_bytes.is_some() { BYTES } else { SPINNER };
+        let template = if total_bytes.is_some() {
+            BYTES
+        } else {
+            SPINNER
+        };
         self.show(stage, template, total_bytes, 0);
         *current = Some(Current {
             stage,
@@ -236,7 +241,11 @@ impl Progress for Bar {
     }
 
     fn expect_files(&self, files: u64) {
-        let Some(stage) = self.current.lock().ok().and_then(|c| c.as_ref().map(|c| c.stage))
+        let Some(stage) = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.stage))
         else {
             return;
         };
