@@ -155,9 +155,7 @@ pub fn run(args: &ExportArgs, printer: &Printer, progress: &dyn Progress) -> Res
     if args.json {
         let text = serde_json::to_string_pretty(&report).context("encoding the --json report")?;
         if to_stdout {
-            printer
-                .data_to_stderr(&text)
-                .context("writing to stderr")?;
+            printer.data_to_stderr(&text).context("writing to stderr")?;
         } else {
             printer.data_line(&text).context("writing to stdout")?;
         }
