@@ -74,19 +74,27 @@ pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
         Command::Build(args) => {
             let progress = ui::progress::for_printer(printer);
             let result = commands::build::run(args, printer, progress.as_ref());
-            progress.finish();
+            finish(progress.as_ref(), &result);
             result
         }
         Command::Inspect(args) => commands::inspect::run(args, printer),
         Command::Export(args) => {
             let progress = ui::progress::for_printer(printer);
             let result = commands::export::run(args, printer, progress.as_ref());
-            progress.finish();
+            finish(progress.as_ref(), &result);
             result
         }
-        Command::Completions(args) => commands::completions::run(args),
+        Command::Completions(args) => commands::completions::run(args, printer),
     };
     result.map_err(Error::from)
+}
+
+/// After a command: the totals when it succeeded, only a cleared screen when it failed.
+fn finish(progress: &dyn progress::Progress, result: &anyhow::Result<()>) {
+    match result {
+        Ok(()) => progress.finish(),
+        Err(_) => progress.abandon(),
+    }
 }
 
 /// Whether the command writes an image to stdout (a broken pipe is then a failure).

@@ -34,8 +34,16 @@ pub trait Progress: Sync {
     fn stage(&self, _stage: Stage, _total_bytes: Option<u64>) {}
     /// `bytes` more of file content were read, and `files` more entries written.
     fn advance(&self, _bytes: u64, _files: u64) {}
-    /// Everything is done (successfully or not); clear whatever was drawn.
+    /// The current stage writes `files` files: a display may count them instead of bytes
+    /// (export's flattening, whose bytes arrive a whole layer at a time).
+    fn expect_files(&self, _files: u64) {}
+    /// Everything is done; clear whatever was drawn and state the totals. Calling it again
+    /// does nothing.
     fn finish(&self) {}
+    /// The command failed: clear whatever was drawn, without totals. By default, `finish`.
+    fn abandon(&self) {
+        self.finish()
+    }
 }
 
 /// Draws nothing.

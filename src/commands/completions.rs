@@ -1,19 +1,17 @@
 //! `imgbuild completions <shell>` and the man pages: both generated from the clap
 //! definition; the same functions feed the tests that keep `completions/` and `man/` fresh.
 
-use std::io::Write;
-
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::{Cli, CompletionsArgs};
+use crate::ui::Printer;
 
-pub fn run(args: &CompletionsArgs) -> Result<()> {
-    let bytes = completion(args.shell);
-    let mut out = std::io::stdout().lock();
-    out.write_all(&bytes).context("writing to stdout")?;
-    out.flush().context("writing to stdout")
+pub fn run(args: &CompletionsArgs, printer: &Printer) -> Result<()> {
+    printer
+        .data_raw(&completion(args.shell))
+        .context("writing to stdout")
 }
 
 /// The completion script for one shell.

@@ -6,11 +6,37 @@
 //! [`super::escape`] (the one implementation; its doc gives the style) before the Printer
 //! adds its own colors and line ends. Only machine data, [`Printer::data_line`] (a digest or a
 //! serde-escaped JSON document), is written as given.
+//!
+//! Nothing else in the program writes to stdout or stderr. While a progress bar is drawn
+//! ([`Printer::attach_live`]), every write steps around it: the bar is cleared, the line is
+//! written, the bar is drawn again below it, so no line is torn and no stale frame stays.
 
+use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::sync::{Arc, Mutex};
 
 use super::escape::{escape, push_escaped};
 use crate::cli::{ColorChoice, GlobalArgs, ProgressChoice};
+
+/// Something drawn live on the terminal (the progress bar) that must step aside while the
+/// Printer writes a line. Implemented in `ui::progress`, so only that module knows indicatif.
+pub trait Live: Send + Sync {
+    /// Clear what is drawn, run `write`, draw again.
+    fn suspend(&self, write: &mut dyn FnMut());
+}
+
+/// The live drawing, shared by every clone of the Printer.
+#[derive(Clone, Default)]
+struct LiveSlot(Arc<Mutex<Option<Arc<dyn Live>>>>);
+
+impl fmt::Debug for LiveSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let attached = self.0.lock().map(|l| l.is_some()).unwrap_or(false);
+        f.debug_struct("LiveSlot")
+            .field("attached", &attached)
+            .finish()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -18,6 +44,7 @@ pub struct Printer {
     pub verbose: bool,
     pub color: bool,
     pub progress: ProgressChoice,
+    live: LiveSlot,
 }
 
 impl Printer {
@@ -44,7 +71,55 @@ impl Printer {
             verbose: g.verbose,
             color,
             progress: g.progress,
+            live: LiveSlot::default(),
         }
+    }
+
+    /// From now on, step around `live` (the progress bar) while writing.
+    pub fn attach_live(&self, live: Arc<dyn Live>) {
+        if let Ok(mut slot) = self.live.0.lock() {
+            *slot = Some(live);
+        }
+    }
+
+    /// Stop stepping around the live drawing (it is finished and cleared).
+    pub fn detach_live(&self) {
+        if let Ok(mut slot) = self.live.0.lock() {
+            *slot = None;
+        }
+    }
+
+    /// Run `write` with the live drawing, if any, cleared for the time it takes. The slot's
+    /// lock is released before the bar's own lock is taken, so the two never nest.
+    fn around_live<R>(&self, write: impl FnOnce() -> R) -> R {
+        let live = self.live.0.lock().ok().and_then(|slot| slot.clone());
+        match live {
+            None => write(),
+            Some(live) => {
+                let mut write = Some(write);
+                let mut result = None;
+                live.suspend(&mut || {
+                    if let Some(w) = write.take() {
+                        result = Some(w());
+                    }
+                });
+                // `suspend` runs its closure exactly once; should it not, write anyway.
+                match (result, write) {
+                    (Some(r), _) => r,
+                    (None, Some(w)) => w(),
+                    (None, None) => unreachable!("the write ran but gave no result"),
+                }
+            }
+        }
+    }
+
+    /// One line on stderr, around the live drawing.
+    fn line_to_stderr(&self, line: &str) -> io::Result<()> {
+        self.around_live(|| {
+            let mut err = io::stderr().lock();
+            writeln!(err, "{line}")?;
+            err.flush()
+        })
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -61,13 +136,20 @@ impl Printer {
             return;
         }
         let verb = self.paint("1;32", &format!("{:>12}", escape(verb)));
-        let _ = writeln!(io::stderr().lock(), "{verb} {}", escape(message));
+        let _ = self.line_to_stderr(&format!("{verb} {}", escape(message)));
+    }
+
+    /// A line of `--progress plain` as given (escaped), silenced by `-q`.
+    pub fn progress_line(&self, line: &str) {
+        if !self.quiet {
+            let _ = self.line_to_stderr(&escape(line));
+        }
     }
 
     /// Details shown only with `-v` (escaped).
     pub fn detail(&self, message: &str) {
         if self.verbose && !self.quiet {
-            let _ = writeln!(io::stderr().lock(), "{}", escape(message));
+            let _ = self.line_to_stderr(&escape(message));
         }
     }
 
@@ -77,28 +159,47 @@ impl Printer {
             return;
         }
         let label = self.paint("1;33", "warning");
-        let _ = writeln!(io::stderr().lock(), "{label}: {}", escape(message));
+        let _ = self.line_to_stderr(&format!("{label}: {}", escape(message)));
     }
 
     /// The error report (never silenced): the message, each cause and the hint escaped, one
     /// line each.
     pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>) {
-        let mut err = io::stderr().lock();
-        let _ = writeln!(err, "{}: {}", self.paint("1;31", "error"), escape(message));
+        let mut text = format!("{}: {}", self.paint("1;31", "error"), escape(message));
         for c in causes {
-            let _ = writeln!(err, "  Caused by: {}", escape(c));
+            text.push_str(&format!("\n  Caused by: {}", escape(c)));
         }
         if let Some(h) = hint {
-            let _ = writeln!(err, "{}: {}", self.paint("1;36", "hint"), escape(h));
+            text.push_str(&format!("\n{}: {}", self.paint("1;36", "hint"), escape(h)));
         }
+        let _ = self.line_to_stderr(&text);
     }
 
     /// Data for stdout, written as given: a digest or a `--json` document (serde escapes
     /// its strings). Human text goes through [`Printer::text_out`] instead.
     pub fn data_line(&self, line: &str) -> io::Result<()> {
-        let mut out = io::stdout().lock();
-        writeln!(out, "{line}")?;
-        out.flush()
+        self.around_live(|| {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{line}")?;
+            out.flush()
+        })
+    }
+
+    /// Data for stdout, byte for byte (no line end added): `inspect --raw` (the stored
+    /// document) and `completions` (a generated script).
+    pub fn data_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        self.around_live(|| {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()
+        })
+    }
+
+    /// The result that would go to stdout, on stderr because stdout carries the image
+    /// (`-o -`): a digest or a `--json` document, written as given with a line end. It is
+    /// data, so `-q` does not silence it.
+    pub fn data_to_stderr(&self, line: &str) -> io::Result<()> {
+        self.line_to_stderr(line)
     }
 
     /// A buffered writer of human text lines on stdout, each escaped: the inspect summary

@@ -7,7 +7,7 @@ use crate::interop::require_tool;
 use crate::util::{DIGEST_LINE, TestContext};
 
 /// Run `cmd` under `script` so stdout/stderr are a terminal; returns the transcript.
-fn on_a_terminal(t: &TestContext, cmd: &str, env: &[(&str, &str)]) -> Option<String> {
+pub(crate) fn on_a_terminal(t: &TestContext, cmd: &str, env: &[(&str, &str)]) -> Option<String> {
     require_tool("script")?;
     let mut c = std::process::Command::new("script");
     c.args(["-qec", cmd, "/dev/null"]).current_dir(t.root());
@@ -21,7 +21,7 @@ fn on_a_terminal(t: &TestContext, cmd: &str, env: &[(&str, &str)]) -> Option<Str
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_imgbuild")
 }
 

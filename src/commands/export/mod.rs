@@ -155,7 +155,7 @@ pub fn run(args: &ExportArgs, printer: &Printer, progress: &dyn Progress) -> Res
     if args.json {
         let text = serde_json::to_string_pretty(&report).context("encoding the --json report")?;
         if to_stdout {
-            eprintln!("{text}");
+            printer.data_to_stderr(&text).context("writing to stderr")?;
         } else {
             printer.data_line(&text).context("writing to stdout")?;
         }
@@ -345,6 +345,12 @@ fn export_rootfs(
     let stats = tree.stats;
     let plan = tree.into_plan();
     progress.stage(Stage::WritingRootfs, Some(layer_bytes));
+    progress.expect_files(
+        plan.actions
+            .iter()
+            .filter(|(_, _, a)| matches!(a, rootfs::tree::Action::Data { .. }))
+            .count() as u64,
+    );
     let counts: Counts = match out {
         RootfsOut::TarFile(out) => {
             let what = || format!("writing '{}'", out.shown().display());

@@ -8,7 +8,6 @@ mod report;
 mod verify;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, ImageConfiguration};
@@ -158,10 +157,7 @@ fn raw(image: &Image, doc: RawDocument, want: Option<&Platform>, printer: &Print
             image.read_config(sel.manifest.config())?.1
         }
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(&bytes)
-        .and_then(|()| out.flush())
-        .context("writing to stdout")
+    printer.data_raw(&bytes).context("writing to stdout")
 }
 
 fn summarize(
