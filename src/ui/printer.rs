@@ -139,13 +139,6 @@ impl Printer {
         let _ = self.line_to_stderr(&format!("{verb} {}", escape(message)));
     }
 
-    /// A line of `--progress plain` as given (escaped), silenced by `-q`.
-    pub fn progress_line(&self, line: &str) {
-        if !self.quiet {
-            let _ = self.line_to_stderr(&escape(line));
-        }
-    }
-
     /// Details shown only with `-v` (escaped).
     pub fn detail(&self, message: &str) {
         if self.verbose && !self.quiet {

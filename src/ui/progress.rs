@@ -279,12 +279,7 @@ impl Progress for Bar {
     }
 }
 
-/// One line when a stage begins and one when it ends, for logs.
-///
-/// Still in the `imgbuild: <stage>` form: tests/cli/issue9_signals_outputs.rs waits for
-/// these lines (its `WALKING` .. `ROOTFS` constants). Reverting the commit that brought this
-/// back gives the status style (`     Walking context`, `       Layer file content: 7
-/// files, 113 B in 0.01 s`) once those constants change with it.
+/// One line when a stage begins and one with its totals when it ends, for logs.
 struct Plain {
     current: Mutex<Option<Current>>,
     counts: Counts,
@@ -302,19 +297,7 @@ impl Plain {
 
     fn end_stage(&self, ended: Option<Current>) {
         if let Some(c) = ended {
-            let mut line = format!(
-                "imgbuild: {} done in {:.2} s",
-                c.stage.name(),
-                c.started.elapsed().as_secs_f64()
-            );
-            if matches!(c.stage, Stage::WritingLayer | Stage::WritingRootfs) {
-                line.push_str(&format!(
-                    " ({} files, {} bytes read)",
-                    self.counts.files.load(Ordering::Relaxed),
-                    self.counts.bytes.load(Ordering::Relaxed)
-                ));
-            }
-            self.printer.progress_line(&line);
+            self.printer.status(verb(c.stage), &self.counts.summary(&c));
         }
     }
 }
@@ -327,10 +310,10 @@ impl Progress for Plain {
         self.end_stage(current.take());
         self.counts.reset();
         let total = total_bytes
-            .map(|t| format!(" ({t} bytes)"))
+            .map(|t| format!(" ({})", human_bytes(t)))
             .unwrap_or_default();
         self.printer
-            .progress_line(&format!("imgbuild: {}{total}", stage.name()));
+            .status(verb(stage), &format!("{}{total}", object(stage)));
         *current = Some(Current {
             stage,
             started: Instant::now(),
