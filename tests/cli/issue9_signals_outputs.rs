@@ -218,12 +218,12 @@ fn case(name: &str, args: &[&str], stage: &'static str, delay_ms: u64) -> Case {
     }
 }
 
-const WALKING: &str = "imgbuild: walking context";
-const LAYER: &str = "imgbuild: writing layer";
-const IMAGE: &str = "imgbuild: writing image";
-const COPYING: &str = "imgbuild: copying blobs";
-const READING: &str = "imgbuild: reading layers";
-const ROOTFS: &str = "imgbuild: writing root filesystem";
+const WALKING: &str = "     Walking context";
+const LAYER: &str = "       Layer file content";
+const IMAGE: &str = "     Writing image";
+const COPYING: &str = "     Copying blobs";
+const READING: &str = "     Reading layers";
+const ROOTFS: &str = "  Extracting root filesystem";
 
 /// Run `c` in a fresh directory (`out/`, and `tmp/` as the child's TMPDIR), send its signals
 /// once its stage has begun, and check the exit code and that nothing it created remains.

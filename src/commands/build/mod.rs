@@ -94,13 +94,15 @@ fn present(built: &BuiltImage, opts: &BuildOptions, json: bool, printer: &Printe
         let text = serde_json::to_string_pretty(&BuildReport::of(built))
             .context("encoding the --json report")?;
         if to_stdout {
-            eprintln!("{text}");
+            printer.data_to_stderr(&text).context("writing to stderr")?;
         } else {
             printer.data_line(&text).context("writing to stdout")?;
         }
     } else if to_stdout {
         if printer.quiet {
-            eprintln!("{top_digest}");
+            printer
+                .data_to_stderr(&top_digest)
+                .context("writing to stderr")?;
         }
     } else {
         printer

@@ -345,12 +345,7 @@ fn export_rootfs(
     let stats = tree.stats;
     let plan = tree.into_plan();
     progress.stage(Stage::WritingRootfs, Some(layer_bytes));
-    progress.expect_files(
-        plan.actions
-            .iter()
-            .filter(|(_, _, a)| matches!(a, rootfs::tree::Action::Data { .. }))
-            .count() as u64,
-    );
+    progress.expect_files(plan.data_count());
     let counts: Counts = match out {
         RootfsOut::TarFile(out) => {
             let what = || format!("writing '{}'", out.shown().display());

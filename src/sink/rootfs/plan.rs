@@ -185,6 +185,18 @@ impl Plan {
         }
     }
 
+    /// How many steps write a regular file's content (a hard link to an earlier path is not
+    /// counted): the files a progress display counts while extracting.
+    pub fn data_count(&self) -> u64 {
+        self.order
+            .iter()
+            .filter(|&&id| {
+                matches!(self.tree.kind_of(id), Ok(NodeKind::File { .. }))
+                    && self.link_of(id).is_none()
+            })
+            .count() as u64
+    }
+
     /// Output entries besides directories.
     pub fn len(&self) -> usize {
         self.order.len()
