@@ -38,6 +38,7 @@ Exit status:
   3    input rejected: an invalid or unsafe image, a fifo or device in the context
   130  interrupted (143 for SIGTERM); temporary files are removed";
 
+/// The command line: global flags and one subcommand.
 #[derive(Debug, Parser)]
 #[command(
     name = "imgbuild",
@@ -48,12 +49,15 @@ Exit status:
     after_help = EXIT_STATUS
 )]
 pub struct Cli {
+    /// Flags that apply to every subcommand.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The flags every subcommand accepts.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Print nothing but errors and the result on stdout
@@ -70,6 +74,7 @@ pub struct GlobalArgs {
     pub progress: ProgressChoice,
 }
 
+/// The values of `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     /// Color when stderr is a terminal and NO_COLOR is unset
@@ -80,6 +85,7 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The values of `--progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressChoice {
     /// A progress bar when stderr is a terminal
@@ -91,6 +97,7 @@ pub enum ProgressChoice {
 }
 
 // Parsed once per process: the size difference between variants does not matter.
+/// The subcommands.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -130,6 +137,7 @@ Examples:
   # Keep one platform of a multi-platform image
   imgbuild export multi.tar --platform linux/arm64 -o arm64.tar";
 
+/// The values of `inspect --raw`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RawDocument {
     /// The image index the reference names, or index.json when it names a single manifest
@@ -140,6 +148,7 @@ pub enum RawDocument {
     Config,
 }
 
+/// The arguments of `imgbuild inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or -
@@ -171,6 +180,7 @@ pub struct InspectArgs {
     pub verify: bool,
 }
 
+/// The values of `export --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     /// A tar of an OCI image layout, with Docker's manifest.json
@@ -185,6 +195,7 @@ pub enum ExportFormat {
     RootfsDir,
 }
 
+/// The arguments of `imgbuild export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or -
@@ -213,6 +224,7 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
+/// The arguments of `imgbuild completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
@@ -220,6 +232,7 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// The values of `build --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// A tar of an OCI image layout, with Docker's manifest.json (docker/podman load)
@@ -228,6 +241,7 @@ pub enum OutputFormat {
     OciDir,
 }
 
+/// The values of `build --compression`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CompressionChoice {
     /// gzip (the most widely supported)
@@ -238,6 +252,7 @@ pub enum CompressionChoice {
     None,
 }
 
+/// The arguments of `imgbuild build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The directory whose contents become the image's layer

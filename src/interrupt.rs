@@ -168,14 +168,17 @@ impl TempFile {
             .expect("a TempFile holds its file until persist consumes it")
     }
 
+    /// The temporary file's path.
     pub fn path(&self) -> &Path {
         self.inner().path()
     }
 
+    /// The open temporary file.
     pub fn as_file(&self) -> &File {
         self.inner().as_file()
     }
 
+    /// The open temporary file, for writing.
     pub fn as_file_mut(&mut self) -> &mut File {
         self.inner_mut().as_file_mut()
     }
@@ -237,6 +240,7 @@ impl TempDir {
         Ok(TempDir { dir: Some(dir), id })
     }
 
+    /// The temporary directory's path.
     pub fn path(&self) -> &Path {
         self.dir
             .as_ref()

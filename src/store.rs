@@ -14,6 +14,7 @@ use crate::interrupt::TempFile;
 /// Prefix of temporary blob files; readers ignore them, `fsck`-like checks can spot them.
 pub const TEMP_PREFIX: &str = ".imgbuild-";
 
+/// The content-addressed blob store of an OCI layout (`blobs/sha256/<hex>`).
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     /// The image layout directory (the store lives in its `blobs/sha256`).
@@ -30,6 +31,7 @@ impl BlobStore {
         })
     }
 
+    /// The layout directory the store belongs to.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -38,6 +40,7 @@ impl BlobStore {
         self.root.join("blobs").join("sha256")
     }
 
+    /// Where the blob with this digest lives (whether or not it exists).
     pub fn blob_path(&self, digest: &Sha256Sum) -> PathBuf {
         self.dir().join(digest.hex())
     }

@@ -15,16 +15,23 @@ use oci_spec::image::MediaType;
 
 use pgzip::ParallelGzip;
 
+/// A layer compression algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
+    /// gzip (`tar+gzip` layers).
     Gzip,
+    /// zstd (`tar+zstd` layers).
     Zstd,
+    /// No compression (plain `tar` layers).
     None,
 }
 
+/// A compression algorithm with a level checked for it (0 for `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compression {
+    /// The algorithm.
     pub algorithm: Algorithm,
+    /// The level: 1–9 for gzip, 1–19 for zstd, 0 for none (as `new` checks).
     pub level: i32,
 }
 
@@ -32,7 +39,9 @@ pub struct Compression {
 const ZSTD_JOB_SIZE: u32 = 1 << 20;
 
 impl Compression {
+    /// The gzip level used when none is given.
     pub const GZIP_DEFAULT_LEVEL: i32 = 6;
+    /// The zstd level used when none is given.
     pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
 
     /// Check a level for the algorithm; None picks the default.
@@ -56,6 +65,7 @@ impl Compression {
         Ok(Compression { algorithm, level })
     }
 
+    /// The OCI layer media type of blobs compressed this way.
     pub fn media_type(&self) -> MediaType {
         match self.algorithm {
             Algorithm::Gzip => MediaType::ImageLayerGzip,
@@ -64,6 +74,7 @@ impl Compression {
         }
     }
 
+    /// The algorithm's name as the `--compression` flag spells it.
     pub fn name(&self) -> &'static str {
         match self.algorithm {
             Algorithm::Gzip => "gzip",
@@ -116,12 +127,16 @@ pub fn decoder<'a, R: io::Read + 'a>(
 
 /// A streaming compressor; `finish` must be called to write the trailer and see its error.
 pub enum Encoder<W: Write> {
+    /// Parallel gzip.
     Gzip(ParallelGzip<W>),
+    /// zstd.
     Zstd(zstd::Encoder<'static, W>),
+    /// No compression: bytes pass through.
     None(W),
 }
 
 impl<W: Write> Encoder<W> {
+    /// Write the trailer, flush, and return the inner writer.
     pub fn finish(self) -> io::Result<W> {
         match self {
             Encoder::Gzip(e) => e.finish(),

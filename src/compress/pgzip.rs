@@ -57,6 +57,7 @@ pub struct ParallelGzip<W: Write> {
 }
 
 impl<W: Write> ParallelGzip<W> {
+    /// Write the gzip header to `inner` and start `threads` workers (clamped to 1..=64) compressing at `level`.
     pub fn new(mut inner: W, level: u32, threads: u32) -> io::Result<Self> {
         inner.write_all(&HEADER)?;
         let threads = threads.clamp(1, 64) as usize;

@@ -81,6 +81,7 @@ impl DockerIgnore {
         self.rules.extend(other.rules);
     }
 
+    /// Whether there are no rules at all.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

@@ -12,7 +12,9 @@ pub use walk::{IgnoreOptions, OutputInContext, walk};
 /// What kind of thing an entry is, as stored in the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
     /// A symbolic link, with its target exactly as stored on disk (never followed).
     Symlink(Vec<u8>),
@@ -27,6 +29,7 @@ pub enum EntryKind {
 pub struct ContextEntry {
     /// Path relative to the context root, `/`-separated, no leading `./`, no trailing `/`.
     pub rel_path: Vec<u8>,
+    /// What the entry is.
     pub kind: EntryKind,
     /// Permission bits including setuid, setgid and sticky (`st_mode & 0o7777`).
     pub mode: u32,
@@ -34,15 +37,22 @@ pub struct ContextEntry {
     pub size: u64,
     /// Modification time in whole seconds since the epoch.
     pub mtime: i64,
+    /// Nanoseconds part of the modification time, to notice a change while the file is read.
     pub mtime_nsec: i64,
+    /// Status change time in whole seconds (`st_ctime`), to notice a change while the file is read.
     pub ctime: i64,
+    /// Nanoseconds part of the status change time.
     pub ctime_nsec: i64,
+    /// Device of the file (`st_dev`); with `ino` it identifies hard links of one file.
     pub dev: u64,
+    /// Inode number (`st_ino`).
     pub ino: u64,
+    /// Number of hard links (`st_nlink`).
     pub nlink: u64,
 }
 
 impl ContextEntry {
+    /// The path, escaped for display in messages.
     pub fn display_path(&self) -> String {
         crate::error::escape_bytes(&self.rel_path)
     }
@@ -109,7 +119,9 @@ impl std::fmt::Display for IgnoreReason {
 /// The walked context: entries in layer order, plus what was left out and why.
 #[derive(Debug, Default)]
 pub struct Context {
+    /// Entries in layer order.
     pub entries: Vec<ContextEntry>,
+    /// What was left out, and why.
     pub ignored: Vec<Ignored>,
     /// Paths of sockets that were skipped (a warning each).
     pub sockets: Vec<Vec<u8>>,

@@ -14,12 +14,17 @@ use crate::digest::Sha256Sum;
 pub struct ImageSettings {
     /// `--env`, in order, later values of a name already replaced in place.
     pub env: Vec<(String, String)>,
+    /// `--label`, for the config.
     pub labels: Vec<(String, String)>,
     /// `--annotation`, for the manifest (and index).
     pub annotations: Vec<(String, String)>,
+    /// `--entrypoint`; None keeps the base image's.
     pub entrypoint: Option<Vec<String>>,
+    /// `--cmd`; None keeps the base image's.
     pub cmd: Option<Vec<String>>,
+    /// `--workdir`; None keeps the base image's.
     pub workdir: Option<String>,
+    /// `--user`; None keeps the base image's.
     pub user: Option<String>,
     /// `--expose`, normalised to `PORT/PROTO`, sorted and without duplicates.
     pub expose: Vec<String>,

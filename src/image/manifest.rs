@@ -8,9 +8,13 @@ use oci_spec::image::{
     Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, ImageManifestBuilder, MediaType,
 };
 
+/// Annotation naming the tag of an index entry.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Annotation holding the creation time (RFC 3339).
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+/// Annotation naming the base image reference.
 pub const ANNOTATION_BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// Annotation holding the base image manifest digest.
 pub const ANNOTATION_BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 /// A descriptor for a blob we wrote.
@@ -22,6 +26,7 @@ pub fn descriptor(
     Descriptor::new(media_type, size, digest.to_oci())
 }
 
+/// An OCI image manifest for a config and layers, with annotations if any.
 pub fn build_manifest(
     config: Descriptor,
     layers: Vec<Descriptor>,
@@ -38,6 +43,7 @@ pub fn build_manifest(
     b.build().context("building the image manifest")
 }
 
+/// An OCI image index over manifest descriptors, with annotations if any.
 pub fn build_index(
     manifests: Vec<Descriptor>,
     annotations: &[(String, String)],

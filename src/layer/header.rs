@@ -40,6 +40,7 @@ impl HeaderOptions {
         p
     }
 
+    /// The header mtime for a file mtime: clamped to `clamp_mtime` if set, and never below 0.
     pub fn mtime(&self, mtime: i64) -> u64 {
         let t = match self.clamp_mtime {
             Some(max) => mtime.min(max),
@@ -48,6 +49,7 @@ impl HeaderOptions {
         t.max(0) as u64
     }
 
+    /// The header mode: with `normalize_modes` 0755 for directories and executables, 0777 for symlinks, 0644 otherwise; else the permission bits as they are.
     pub fn mode(&self, kind: &EntryKind, mode: u32) -> u32 {
         if !self.normalize_modes {
             return mode & 0o7777;
@@ -88,12 +90,19 @@ pub fn encode_entry(entry: &ContextEntry, opts: &HeaderOptions, out: &mut Vec<u8
 pub struct RawEntry<'a> {
     /// Path without the trailing `/` of directories (added here).
     pub path: &'a [u8],
+    /// Whether the entry is a directory (its path gets a trailing `/`).
     pub is_dir: bool,
+    /// The tar entry type.
     pub ty: EntryType,
+    /// Symlink or hard-link target.
     pub link: Option<&'a [u8]>,
+    /// Content size in bytes.
     pub size: u64,
+    /// Permission bits.
     pub mode: u32,
+    /// Modification time in seconds since the epoch.
     pub mtime: u64,
+    /// Owner as (uid, gid).
     pub owner: (u64, u64),
 }
 

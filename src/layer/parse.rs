@@ -23,14 +23,22 @@ pub const MAX_COMPONENT: usize = 255;
 /// Most entries accepted in one layer.
 pub const MAX_ENTRIES: u64 = 1_000_000;
 
+/// What a tar entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link.
     Symlink,
+    /// A hard link to an earlier entry.
     HardLink,
+    /// A character device.
     Char,
+    /// A block device.
     Block,
+    /// A fifo.
     Fifo,
 }
 
@@ -54,6 +62,7 @@ impl Kind {
 pub struct TarEntry {
     /// The name as stored (raw bytes; may start with `./` or `/`, may end in `/`).
     pub path: Vec<u8>,
+    /// What the entry is.
     pub kind: Kind,
     /// Symlink or hard-link target, as stored.
     pub link: Option<Vec<u8>>,
@@ -62,8 +71,11 @@ pub struct TarEntry {
     pub size: u64,
     /// Permission bits, including setuid, setgid and sticky.
     pub mode: u32,
+    /// Owner user id.
     pub uid: u64,
+    /// Owner group id.
     pub gid: u64,
+    /// Modification time in seconds since the epoch.
     pub mtime: i64,
     /// Device numbers of character and block devices.
     pub dev: (u32, u32),
@@ -143,6 +155,7 @@ pub struct TarStream<R> {
 }
 
 impl<R: Read> TarStream<R> {
+    /// A parser reading tar blocks from `inner`.
     pub fn new(inner: R) -> Self {
         TarStream {
             inner,
@@ -163,6 +176,7 @@ impl<R: Read> TarStream<R> {
         &mut self.inner
     }
 
+    /// The stream under the parser.
     pub fn into_inner(self) -> R {
         self.inner
     }

@@ -24,6 +24,7 @@ pub const MAX_LAYER_BYTES_ENV: &str = "IMGBUILD_MAX_LAYER_BYTES";
 /// Bounds applied while reading layers.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The most decompressed bytes a layer may have; reading more is an error.
     pub max_layer_bytes: u64,
 }
 

@@ -27,6 +27,7 @@ const SINK_BUFFER: usize = 256 << 10;
 /// What a finished layer is: known only after the last byte went through.
 #[derive(Debug, Clone)]
 pub struct LayerDescriptor {
+    /// The media type of the blob (from its compression).
     pub media_type: MediaType,
     /// sha256 of the compressed blob.
     pub digest: Sha256Sum,
@@ -40,6 +41,7 @@ pub struct LayerDescriptor {
 
 type Pipeline<W> = BufWriter<HashWriter<Encoder<HashWriter<W>>>>;
 
+/// Writes a layer: tar entries in, compressed blob out, hashing both sides on the way.
 pub struct LayerWriter<W: Write> {
     out: Pipeline<W>,
     media_type: MediaType,
@@ -54,7 +56,9 @@ pub struct LayerWriter<W: Write> {
 /// content and padding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryDigest {
+    /// Path of the entry as written in the tar.
     pub path: Vec<u8>,
+    /// sha256 of the entry's bytes in the tar.
     pub digest: Sha256Sum,
 }
 
@@ -84,6 +88,7 @@ impl EntryLog {
 }
 
 impl<W: Write> LayerWriter<W> {
+    /// Start a layer into `blob`; `threads` only affects compression speed, never the bytes.
     pub fn new(blob: W, compression: Compression, threads: u32) -> io::Result<Self> {
         // Uncompressed, the blob is the tar: its digest is the diff_id, hashed once.
         let blob = match compression.algorithm {

@@ -16,11 +16,16 @@ use crate::store::{TEMP_PREFIX, sync_dir};
 
 /// `index.json` of an existing layout is read only up to this size.
 const MAX_INDEX_BYTES: u64 = 4 << 20;
+/// The content of a layout's `oci-layout` file.
 pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
+/// What is at the path a layout is to be written to.
 pub enum Existing {
+    /// Nothing.
     Missing,
+    /// An empty directory.
     EmptyDir,
+    /// A directory with an `oci-layout` file.
     Layout,
 }
 

@@ -23,15 +23,19 @@ use crate::error::UsageError;
 use crate::interrupt::{TempDir, TempFile};
 use crate::store::{BlobStore, sync_dir};
 
+/// The kind of image an output holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// A tar archive of an OCI image layout.
     OciArchive,
+    /// An OCI image layout directory.
     OciDir,
     /// An OCI archive holding exactly one image, for `docker load` (see `docker_archive`).
     DockerArchive,
 }
 
 impl Format {
+    /// The format's name as the `--format` flag spells it.
     pub fn name(self) -> &'static str {
         match self {
             Format::OciArchive => "oci-archive",
@@ -41,9 +45,12 @@ impl Format {
     }
 }
 
+/// Where an output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// A file, device or directory at this path.
     Path(PathBuf),
+    /// Standard output.
     Stdout,
 }
 
@@ -56,6 +63,7 @@ pub struct ImageRecord {
     pub tags: Vec<String>,
     /// Config and layer digests of the image that Docker's `manifest.json` names.
     pub docker_config: Sha256Sum,
+    /// The layer digests, in order, for Docker's `manifest.json`.
     pub docker_layers: Vec<Sha256Sum>,
 }
 
@@ -92,9 +100,13 @@ impl Write for LayerOut {
 
 const LAYER_BUFFER: usize = 1 << 20;
 
+/// A claimed output, ready to take blobs and be finished with the index.
 pub enum Sink {
+    /// A regular archive file, written to a temporary file beside it and renamed into place.
     ArchiveFile {
+        /// The blob store the archive is assembled from.
         staging: TempDir,
+        /// The temporary archive file.
         out: AtomicFile,
         /// The context layer is already in `out`.
         layer_written: bool,
@@ -102,14 +114,21 @@ pub enum Sink {
     /// stdout, or a character device or fifo named by `-o`; blobs are staged in the
     /// system's temporary directory first.
     ArchiveStream {
+        /// The blob store the archive is assembled from.
         staging: TempDir,
+        /// The stream the archive goes to.
         out: Stream,
     },
+    /// A new layout directory (missing or empty before), staged beside it and renamed into place.
     NewLayout {
+        /// The staged layout.
         staging: TempDir,
+        /// The layout's final path.
         path: PathBuf,
     },
+    /// An existing layout: blobs are added in place and its `index.json` gains the new entries.
     ExistingLayout {
+        /// The layout's path.
         path: PathBuf,
     },
 }

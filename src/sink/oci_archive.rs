@@ -28,6 +28,7 @@ use crate::store::BlobStore;
 /// Where the context layer's blob starts in an archive: after two directory headers and
 /// its own (reserved) header.
 const LAYER_HEADER_AT: u64 = 1024;
+/// Where the context layer's blob data starts in an archive: right after its header.
 pub const LAYER_DATA_AT: u64 = 1536;
 
 #[derive(Serialize)]

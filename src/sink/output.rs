@@ -33,12 +33,19 @@ const MAX_HOPS: usize = 40;
 /// What a path names, after following symbolic links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathKind {
+    /// Nothing at the path.
     Missing,
+    /// A regular file.
     Regular,
+    /// A directory.
     Directory,
+    /// A character device.
     CharDevice,
+    /// A fifo.
     Fifo,
+    /// A socket.
     Socket,
+    /// A block device.
     BlockDevice,
 }
 
@@ -305,10 +312,12 @@ impl AtomicFile {
         })
     }
 
+    /// The temporary file.
     pub fn file(&self) -> &File {
         self.tmp.as_file()
     }
 
+    /// The temporary file, for writing.
     pub fn file_mut(&mut self) -> &mut File {
         self.tmp.as_file_mut()
     }

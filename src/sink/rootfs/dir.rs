@@ -41,6 +41,7 @@ use crate::layer::parse::Kind;
 /// Directories kept open along the last path used (deeper ones are opened each time).
 const MAX_OPEN: usize = 128;
 
+/// An emitter that extracts the flattened filesystem into a new directory, through a staging directory renamed into place at the end.
 pub struct DirEmitter {
     dest: PathBuf,
     staging: PathBuf,
@@ -57,6 +58,7 @@ pub struct DirEmitter {
     /// A setuid or setgid file was written: DEST will be 0700.
     setid: bool,
     chunk: Vec<u8>,
+    /// What has been written so far.
     pub counts: Counts,
     done: bool,
     /// Unregistered after `Drop` removed the staging tree.

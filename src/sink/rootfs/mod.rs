@@ -43,6 +43,7 @@ impl<R: Read> Content for TarStream<R> {
 pub trait Emitter {
     /// The root directory's own metadata, when an image sets it (a `./` entry).
     fn root(&mut self, meta: &Meta) -> Result<()>;
+    /// A directory.
     fn dir(&mut self, path: &[u8], meta: &Meta) -> Result<()>;
     /// A regular file of `size` bytes read from `content`.
     fn file(
@@ -54,6 +55,7 @@ pub trait Emitter {
     ) -> Result<()>;
     /// A hard link to `target`, a file emitted earlier.
     fn hardlink(&mut self, path: &[u8], target: &[u8], meta: &Meta) -> Result<()>;
+    /// A symbolic link to `target`, as stored.
     fn symlink(&mut self, path: &[u8], target: &[u8], meta: &Meta) -> Result<()>;
     /// A character or block device or a fifo.
     fn special(&mut self, path: &[u8], kind: Kind, dev: (u32, u32), meta: &Meta) -> Result<()>;
@@ -69,9 +71,13 @@ pub trait Emitter {
 /// What the output holds.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Counts {
+    /// Directories written.
     pub dirs: u64,
+    /// Regular files written.
     pub files: u64,
+    /// Hard links written.
     pub hardlinks: u64,
+    /// Symbolic links written.
     pub symlinks: u64,
     /// Devices and fifos written.
     pub specials: u64,

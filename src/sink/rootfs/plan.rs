@@ -20,25 +20,40 @@ use super::{DIR, FILE, FREE, Kind, Meta, NONE, NodeKind, ROOT, Tree};
 pub enum Action {
     /// A regular file with the entry's content (`size` bytes).
     Data {
+        /// The path.
         path: Vec<u8>,
+        /// The file's metadata.
         meta: Meta,
+        /// Content size in bytes.
         size: u64,
     },
     /// A hard link to a path written earlier in the output (`meta` is the content's).
     Link {
+        /// The path.
         path: Vec<u8>,
+        /// The path it links to.
         target: Vec<u8>,
+        /// The content's metadata.
         meta: Meta,
     },
+    /// A symbolic link.
     Symlink {
+        /// The path.
         path: Vec<u8>,
+        /// The link target, as stored.
         target: Vec<u8>,
+        /// The link's metadata.
         meta: Meta,
     },
+    /// A character or block device, or a fifo.
     Special {
+        /// The path.
         path: Vec<u8>,
+        /// Which of the three it is.
         kind: Kind,
+        /// Device numbers (major, minor).
         dev: (u32, u32),
+        /// Its metadata.
         meta: Meta,
     },
 }
@@ -46,19 +61,30 @@ pub enum Action {
 /// One output entry, its path and target in the buffers given to `Plan::step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// A regular file with the entry's content (`size` bytes).
     Data {
+        /// The file's metadata.
         meta: Meta,
+        /// Content size in bytes.
         size: u64,
     },
+    /// A hard link to a path written earlier in the output.
     Link {
+        /// The content's metadata.
         meta: Meta,
     },
+    /// A symbolic link.
     Symlink {
+        /// The link's metadata.
         meta: Meta,
     },
+    /// A character or block device, or a fifo.
     Special {
+        /// Which of the three it is.
         kind: Kind,
+        /// Device numbers (major, minor).
         dev: (u32, u32),
+        /// Its metadata.
         meta: Meta,
     },
 }
@@ -68,6 +94,7 @@ pub enum Step {
 #[derive(Debug)]
 pub struct Plan {
     tree: Tree,
+    /// The root directory's own metadata, when an image sets it.
     pub root: Option<Meta>,
     /// Non-directory nodes, by (triggering entry, rank in their hard-link group).
     order: Vec<u32>,
@@ -202,6 +229,7 @@ impl Plan {
         self.order.len()
     }
 
+    /// Whether there is no output entry besides directories.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }

@@ -13,14 +13,17 @@ use super::{Content, Counts, Emitter, copy_content};
 use crate::layer::header::{RawEntry, encode, padding};
 use crate::layer::parse::Kind;
 
+/// An emitter that writes the flattened filesystem as one tar stream.
 pub struct TarEmitter<W: Write> {
     out: W,
     header: Vec<u8>,
     chunk: Vec<u8>,
+    /// What has been written so far.
     pub counts: Counts,
 }
 
 impl<W: Write> TarEmitter<W> {
+    /// An emitter writing to `out`.
     pub fn new(out: W) -> Self {
         TarEmitter {
             out,

@@ -83,12 +83,16 @@ const FIFO: u16 = 6;
 /// Set when the node has an entry in `Tree::side` (a hard link's origin).
 const SIDE: u16 = 8;
 
+/// The metadata of a path in the flattened filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
     /// Permission bits, including setuid, setgid and sticky.
     pub mode: u32,
+    /// Owner user id.
     pub uid: u64,
+    /// Owner group id.
     pub gid: u64,
+    /// Modification time in seconds since the epoch.
     pub mtime: i64,
 }
 
@@ -116,17 +120,23 @@ impl Meta {
 /// What a path is (the public view of a node).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
+    /// A directory.
     Dir,
     /// A regular file of `size` bytes, whose content is that of entry `origin` (the global
     /// entry number of the file entry; a hard link shares its target's).
     File {
+        /// The global entry number of the entry holding the content.
         origin: u32,
+        /// Content size in bytes.
         size: u64,
     },
+    /// A symbolic link, with its target as stored.
     Symlink(Vec<u8>),
     /// Character or block device, or fifo.
     Special {
+        /// Which of the three it is.
         kind: Kind,
+        /// Device numbers (major, minor).
         dev: (u32, u32),
     },
 }
@@ -171,6 +181,7 @@ impl Node {
     }
 }
 
+/// Counts of the layer metadata entries met while flattening.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// `.wh.NAME` entries read.
@@ -214,6 +225,7 @@ pub struct Tree {
     layer_start: Vec<u32>,
     next_seq: u64,
     root: Option<Meta>,
+    /// Counts of whiteout and metadata entries met so far.
     pub stats: Stats,
 }
 
@@ -286,6 +298,7 @@ struct Content {
 }
 
 impl Tree {
+    /// An empty tree (only the root directory).
     pub fn new() -> Tree {
         Tree::default()
     }
@@ -330,6 +343,7 @@ impl Tree {
         self.live
     }
 
+    /// Whether the tree holds no path besides the root.
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
