@@ -37,6 +37,12 @@ pub trait Progress: Sync {
     /// The current stage writes `files` files: a display may count them instead of bytes
     /// (export's flattening, whose bytes arrive a whole layer at a time).
     fn expect_files(&self, _files: u64) {}
+    /// A new stage that writes `files` files (and `total_bytes` bytes, if known): the same as
+    /// `stage` then `expect_files`, in one step, so no display shows the stage in bytes first.
+    fn stage_files(&self, stage: Stage, total_bytes: Option<u64>, files: u64) {
+        self.stage(stage, total_bytes);
+        self.expect_files(files);
+    }
     /// Everything is done; clear whatever was drawn and state the totals. Calling it again
     /// does nothing.
     fn finish(&self) {}

@@ -197,6 +197,27 @@ impl Bar {
     }
 
     /// Replace the bar by a new one, fully set up before it draws its first frame.
+    /// End the current stage and start `stage`, drawn in files when `files` is given (its
+    /// first frame already in that style), else in bytes or as a spinner.
+    fn begin(&self, stage: Stage, total_bytes: Option<u64>, files: Option<u64>) {
+        let Ok(mut current) = self.current.lock() else {
+            return;
+        };
+        self.end_stage(current.take());
+        self.counts.reset();
+        self.by_files.store(files.is_some(), Ordering::Relaxed);
+        match (files, total_bytes) {
+            (Some(n), _) => self.show(stage, FILES, Some(n), 0),
+            (None, Some(t)) => self.show(stage, BYTES, Some(t), 0),
+            (None, None) => self.show(stage, SPINNER, None, 0),
+        }
+        *current = Some(Current {
+            stage,
+            started: Instant::now(),
+            total: total_bytes,
+        });
+    }
+
     fn show(&self, stage: Stage, template: &str, len: Option<u64>, pos: u64) {
         self.clear();
         let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr_with_hz(10))
@@ -221,23 +242,11 @@ impl Bar {
 
 impl Progress for Bar {
     fn stage(&self, stage: Stage, total_bytes: Option<u64>) {
-        let Ok(mut current) = self.current.lock() else {
-            return;
-        };
-        self.end_stage(current.take());
-        self.counts.reset();
-        self.by_files.store(false, Ordering::Relaxed);
-        let template = if total_bytes.is_some() {
-            BYTES
-        } else {
-            SPINNER
-        };
-        self.show(stage, template, total_bytes, 0);
-        *current = Some(Current {
-            stage,
-            started: Instant::now(),
-            total: total_bytes,
-        });
+        self.begin(stage, total_bytes, None);
+    }
+
+    fn stage_files(&self, stage: Stage, total_bytes: Option<u64>, files: u64) {
+        self.begin(stage, total_bytes, Some(files));
     }
 
     fn expect_files(&self, files: u64) {

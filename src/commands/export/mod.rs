@@ -344,8 +344,7 @@ fn export_rootfs(
     let tree = rootfs::flatten(&image, &sel, &opts.limits, progress)?;
     let stats = tree.stats;
     let plan = tree.into_plan();
-    progress.stage(Stage::WritingRootfs, Some(layer_bytes));
-    progress.expect_files(plan.data_count());
+    progress.stage_files(Stage::WritingRootfs, Some(layer_bytes), plan.data_count());
     let counts: Counts = match out {
         RootfsOut::TarFile(out) => {
             let what = || format!("writing '{}'", out.shown().display());
