@@ -15,6 +15,7 @@ use crate::error::escape_bytes;
 use crate::options::BuildOptions;
 use crate::progress::Progress;
 use crate::ui::Printer;
+use crate::ui::human_bytes;
 
 pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Result<()> {
     let now = SystemTime::now()
@@ -110,19 +111,4 @@ fn present(built: &BuiltImage, opts: &BuildOptions, json: bool, printer: &Printe
             .context("writing to stdout")?;
     }
     Ok(())
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }

@@ -16,7 +16,6 @@ use oci_spec::image::Descriptor;
 use self::copy::Copied;
 use self::report::{BlobsReport, ExportReport, OutputReport, RootfsReport, SourceReport};
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::commands::build::human_bytes;
 use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
 use crate::error::UsageError;
 use crate::image::reference::ImageRef;
@@ -31,6 +30,7 @@ use crate::sink::rootfs::tar::TarEmitter;
 use crate::sink::rootfs::{self, Counts};
 use crate::sink::{Format, Sink, Target, docker_archive};
 use crate::ui::Printer;
+use crate::ui::human_bytes;
 
 struct ExportOptions {
     reference: ImageRef,

@@ -16,13 +16,13 @@ use self::report::{
     BlobReport, InspectReport, LayerReport, ManifestReport, PlatformReport, VerifyReport,
 };
 use crate::cli::{InspectArgs, RawDocument};
-use crate::commands::build::human_bytes;
 use crate::error::{UsageError, invalid};
 use crate::image::reference::ImageRef;
 use crate::image::source::{Image, Selected};
 use crate::image::{Platform, is_index, layer_compression, manifest};
 use crate::layer::reader::Limits;
 use crate::ui::Printer;
+use crate::ui::human_bytes;
 
 pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
     let reference = parse_image_arg(&args.image)?;

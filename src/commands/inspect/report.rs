@@ -8,8 +8,8 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::commands::build::human_bytes;
 use crate::ui::Printer;
+use crate::ui::human_bytes;
 
 #[derive(Debug, Serialize)]
 pub struct InspectReport {
