@@ -137,7 +137,8 @@ pub fn write<W: Write>(
     let dir = store.root().join("blobs").join("sha256");
     for entry in fs::read_dir(&dir).with_context(|| format!("reading '{}'", dir.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && name != layer {
+        // Blobs only: temporary files in the store have other names.
+        if Sha256Sum::from_hex(&name).is_some() && name != layer {
             blobs.push(name);
         }
     }

@@ -119,10 +119,10 @@ pub fn choose(
     if want.is_some() || candidates.len() <= 1 {
         return Ok((image.select(want)?, candidates));
     }
-    let amd64 = Platform::parse("linux/amd64").ok();
+    let default = Platform::default_target();
     let (_, pick) = candidates
         .iter()
-        .find(|(_, p)| Some(p) == amd64.as_ref())
+        .find(|(_, p)| *p == default)
         .or_else(|| candidates.first())
         .context("the image lists no platform")?;
     printer.status(
