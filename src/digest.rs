@@ -13,6 +13,7 @@ pub struct Sha256Sum {
 }
 
 impl Sha256Sum {
+    /// The sha256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Sha256Sum {
         Sha256Sum::from_hasher(Sha256::new_with_prefix(bytes))
     }
@@ -73,6 +74,7 @@ pub struct HashWriter<W> {
 }
 
 impl<W: Write> HashWriter<W> {
+    /// Hash and count everything written through to `inner`.
     pub fn new(inner: W) -> Self {
         HashWriter {
             inner,
@@ -90,6 +92,7 @@ impl<W: Write> HashWriter<W> {
         }
     }
 
+    /// The writer underneath (bytes written to it directly are neither hashed nor counted).
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }
@@ -161,10 +164,15 @@ mod tests {
 /// A blob whose digest or size is not what its descriptor says.
 #[derive(Debug)]
 pub struct VerifyError {
+    /// What the blob is, for the message (`layer 0 of manifest sha256:…`).
     pub what: String,
+    /// The digest its descriptor names.
     pub expected_digest: String,
+    /// The size its descriptor names, in bytes.
     pub expected_size: u64,
+    /// The digest of what was read; `None` when reading stopped at the size limit.
     pub got_digest: Option<String>,
+    /// How many bytes were read.
     pub got_size: u64,
 }
 

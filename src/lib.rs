@@ -47,20 +47,30 @@
 //! # }
 //! ```
 
-pub mod build;
+#![warn(missing_docs)]
+
+// The library (rustfmt sorts these; the data flow is drawn at the top of this file).
+pub mod build; // the build pipeline: prepare, build, BuiltImage
+pub mod compress; // gzip (parallel, reproducible), zstd, none
+pub mod context; // the walk: the context on disk becomes ordered entries
+pub mod digest; // sha256 while streaming, verifying readers
+pub mod error; // the typed error and its kinds
+pub mod image; // config, manifest, index; reading existing images; base images
+pub mod interrupt; // signals and the temporary paths they must not leave behind
+pub mod layer; // tar headers and the one-pass layer writer; reading layers back
+pub mod options; // what to build, as plain data
+pub mod progress; // what long operations report
+pub mod sink; // where an image goes: archive, layout dir, stream, root filesystem
+pub mod store; // the content-addressed blob store
+
+// The command line, not part of the library's documented surface.
+// clap turns these doc comments into --help text (`NAME[:TAG]`), not rustdoc links.
+#[doc(hidden)]
+#[allow(rustdoc::broken_intra_doc_links)]
 pub mod cli;
+#[doc(hidden)]
 pub mod commands;
-pub mod compress;
-pub mod context;
-pub mod digest;
-pub mod error;
-pub mod image;
-pub mod interrupt;
-pub mod layer;
-pub mod options;
-pub mod progress;
-pub mod sink;
-pub mod store;
+#[doc(hidden)]
 pub mod ui;
 
 pub use error::{Error, ErrorKind, Result};

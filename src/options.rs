@@ -19,23 +19,36 @@ use crate::image::reference::ImageRef;
 use crate::layer::HeaderOptions;
 use crate::sink::{Format, Target};
 
+/// Everything a build needs to know, as plain data: see [`BuildOptions::new`] for the
+/// defaults. `imgbuild build` fills it from its flags and `SOURCE_DATE_EPOCH`.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// The context directory, resolved (the one path we follow symlinks for).
     pub context: PathBuf,
     /// The context as the user wrote it, for messages.
     pub context_arg: PathBuf,
+    /// Where the image goes: a path or stdout.
     pub target: Target,
+    /// The output form: an OCI archive or an image-layout directory.
     pub format: Format,
+    /// The platforms to build, in order (one image each, sharing the context layer).
     pub platforms: Vec<Platform>,
     /// `--platform` was given (otherwise a single-image base decides the platform).
     pub platforms_explicit: bool,
+    /// The base image under the context layer, if any.
     pub base: Option<ImageRef>,
+    /// Tags for `index.json` and Docker's `manifest.json`.
     pub tags: Vec<String>,
+    /// Config fields: env, labels, annotations, entrypoint, cmd, workdir, user, ports,
+    /// creation time and history entry.
     pub settings: ImageSettings,
+    /// How context entries become tar headers: prefix, owner, modes, mtime clamp.
     pub header: HeaderOptions,
+    /// The layer's compression and level.
     pub compression: Compression,
+    /// Which ignore rules apply, and where the output sits inside the context.
     pub ignore: IgnoreOptions,
+    /// `SOURCE_DATE_EPOCH` / `--source-date-epoch`, when given.
     pub source_date_epoch: Option<i64>,
     /// `--check-reproducible`: build twice and compare every blob before committing.
     pub check_reproducible: bool,
@@ -267,6 +280,8 @@ fn output_inside(context: &Path, output: &Path, format: Format) -> Result<Option
     }))
 }
 
+/// `--platform` values (each may list several, comma-separated) as platforms without
+/// duplicates; none gives the default target.
 pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
     if values.is_empty() {
         return Ok(vec![Platform::default_target()]);

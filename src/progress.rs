@@ -4,8 +4,11 @@
 /// The stages of a build or export, in the order they happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// build: walking the context.
     Walking,
+    /// build: writing the context layer (file content read, in bytes).
     WritingLayer,
+    /// build: base layers, configs, manifests, index, commit.
     WritingImage,
     /// export: reading and verifying every layer (rootfs formats).
     ReadingLayers,
@@ -16,6 +19,7 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// A short name of the stage for messages.
     pub fn name(self) -> &'static str {
         match self {
             Stage::Walking => "walking context",
@@ -28,6 +32,9 @@ impl Stage {
     }
 }
 
+/// What a long operation reports while it runs; every method has an empty default, and
+/// [`NoProgress`] reports nothing. Implementations must be cheap: `advance` is called per
+/// chunk.
 pub trait Progress: Sync {
     /// A stage begins; `total_bytes` is known for some stages (the sum of file sizes, or of
     /// compressed layer sizes).

@@ -5,10 +5,15 @@ use std::fmt;
 
 use oci_spec::image::{Arch, Os};
 
+/// An OCI platform: operating system, architecture and optional variant, as written in
+/// `--platform` (`linux/arm64/v8`) and in image indexes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Platform {
+    /// The operating system (`linux`).
     pub os: String,
+    /// The architecture in OCI spelling (`amd64`, `arm64`, `arm`, `386`, …).
     pub architecture: String,
+    /// The variant (`v8`, `v7`), if any.
     pub variant: Option<String>,
 }
 
@@ -124,14 +129,17 @@ impl Platform {
         Platform::parse(&format!("linux/{arch}")).ok()
     }
 
+    /// The operating system as an `oci_spec` value.
     pub fn os(&self) -> Os {
         Os::from(self.os.as_str())
     }
 
+    /// The architecture as an `oci_spec` value.
     pub fn arch(&self) -> Arch {
         Arch::from(self.architecture.as_str())
     }
 
+    /// The platform as the `oci_spec` type that descriptors carry.
     pub fn to_oci(&self) -> oci_spec::image::Platform {
         let mut p = oci_spec::image::Platform::default();
         p.set_os(self.os());

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// In which form an IMAGE argument names its image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// An OCI image-layout directory.
@@ -20,11 +21,14 @@ pub enum Transport {
     Sniff,
 }
 
+/// A parsed IMAGE argument: where the image is, in which form, and which of its images.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
+    /// The form named by the prefix (`oci:`, `oci-archive:`, `docker-archive:`), or sniffed.
     pub transport: Transport,
     /// `None` for stdin.
     pub path: Option<PathBuf>,
+    /// The tag after the path (`oci:DIR:TAG`), if any.
     pub tag: Option<String>,
     /// `sha256:<hex>` of the manifest or index to use.
     pub pinned: Option<String>,
@@ -33,6 +37,7 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
+    /// Parse an IMAGE argument; the error says what is wrong with it.
     pub fn parse(arg: &str) -> Result<ImageRef, String> {
         if arg.is_empty() {
             return Err("an empty image reference".into());

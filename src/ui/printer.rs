@@ -3,7 +3,7 @@
 //!
 //! Nothing raw reaches the terminal: every piece of text written here to stderr, and the
 //! human text written to stdout through [`Printer::text_out`], is escaped by
-//! [`super::escape`] (the one implementation; its doc gives the style) before the Printer
+//! `ui::escape` (the one implementation; its doc gives the style) before the Printer
 //! adds its own colors and line ends. Only machine data, [`Printer::data_line`] (a digest or a
 //! serde-escaped JSON document), is written as given.
 //!

@@ -111,10 +111,12 @@ impl TarIndex {
             .collect()
     }
 
+    /// Whether the archive has a member of that name.
     pub fn contains(&self, name: &str) -> bool {
         self.members.contains_key(name)
     }
 
+    /// The names of its members.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.members.keys().map(String::as_str)
     }

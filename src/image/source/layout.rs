@@ -10,6 +10,8 @@ use anyhow::Result;
 
 use crate::error::{escape_bytes, image_io, invalid};
 
+/// An OCI image-layout directory opened for reading: its files are opened relative to it,
+/// never following a symbolic link.
 pub struct LayoutDir {
     root: PathBuf,
 }
@@ -27,6 +29,8 @@ fn symlink_error(path: &Path) -> anyhow::Error {
 }
 
 impl LayoutDir {
+    /// Open the layout at `root`: it must be a directory with `oci-layout` and `index.json`
+    /// as regular files (exit 3 otherwise).
     pub fn open(root: &Path) -> Result<LayoutDir> {
         let meta = std::fs::metadata(root).map_err(|e| image_io(e, root))?;
         if !meta.is_dir() {
@@ -96,6 +100,7 @@ impl LayoutDir {
         Ok(out)
     }
 
+    /// The path of the blob with sha256 `hex`, relative to the layout.
     pub fn blob_rel(hex: &str) -> String {
         format!("blobs/sha256/{hex}")
     }

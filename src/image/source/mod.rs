@@ -35,14 +35,19 @@ pub const MAX_DEPTH: usize = 8;
 /// At most this many manifests in an index and layers in a manifest.
 const MAX_ENTRIES: usize = 1000;
 
+/// What an opened image was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
+    /// An OCI image-layout directory.
     Layout,
+    /// A tar of an OCI image layout.
     OciArchive,
+    /// A `docker save` archive (classic or Docker 25+).
     DockerArchive,
 }
 
 impl Form {
+    /// Its name in messages and `--json`: `oci-dir`, `oci-archive` or `docker-archive`.
     pub fn name(self) -> &'static str {
         match self {
             Form::Layout => "oci-dir",
@@ -70,15 +75,21 @@ enum DockerBlob {
 /// One platform's image, chosen and verified.
 #[derive(Debug, Clone)]
 pub struct Selected {
+    /// The descriptor of its manifest, as the index lists it.
     pub manifest_desc: Descriptor,
+    /// Its manifest, parsed and verified.
     pub manifest: ImageManifest,
+    /// Its config, parsed and verified.
     pub config: ImageConfiguration,
+    /// Its platform.
     pub platform: Platform,
 }
 
 /// An image on disk, opened.
 pub struct Image {
+    /// The argument it was opened from.
     pub reference: ImageRef,
+    /// What it was read as.
     pub form: Form,
     store: Store,
     index: ImageIndex,
@@ -93,6 +104,8 @@ pub struct Image {
 }
 
 impl Image {
+    /// Open the image `reference` names: its index is read and checked; blobs are read,
+    /// and verified, when asked for.
     pub fn open(reference: &ImageRef) -> Result<Image> {
         let what = reference.to_string();
         let (form, store, index_raw) = open_store(reference)?;
@@ -147,6 +160,7 @@ impl Image {
         &self.warnings
     }
 
+    /// The bytes of `index.json` as stored.
     pub fn index_raw(&self) -> &[u8] {
         &self.index_raw
     }
