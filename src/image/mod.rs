@@ -6,10 +6,12 @@
 pub mod base;
 pub mod canonical;
 pub mod config;
+pub mod copy;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
 pub mod source;
+pub mod verify;
 
 use oci_spec::image::MediaType;
 

@@ -4,7 +4,6 @@
 //! layers flattened (two passes, see `sink::rootfs`) into one tar stream or a new
 //! directory → moved into place → the digest (or `--json`) on stdout.
 
-mod copy;
 mod report;
 
 use std::io::{BufWriter, IsTerminal, Write};
@@ -13,11 +12,11 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
-use self::copy::Copied;
 use self::report::{BlobsReport, ExportReport, OutputReport, RootfsReport, SourceReport};
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
 use crate::error::UsageError;
+use crate::image::copy::{self, Copied};
 use crate::image::reference::ImageRef;
 use crate::image::source::Image;
 use crate::image::{Platform, is_index, manifest};

@@ -5,7 +5,6 @@
 
 mod files;
 mod report;
-mod verify;
 
 use std::collections::BTreeMap;
 
@@ -19,7 +18,7 @@ use crate::cli::{InspectArgs, RawDocument};
 use crate::error::{UsageError, invalid};
 use crate::image::reference::ImageRef;
 use crate::image::source::{Image, Selected};
-use crate::image::{Platform, is_index, layer_compression, manifest};
+use crate::image::{Platform, is_index, layer_compression, manifest, verify};
 use crate::layer::reader::Limits;
 use crate::ui::Printer;
 use crate::ui::human_bytes;

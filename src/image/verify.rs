@@ -1,4 +1,4 @@
-//! `inspect --verify`: read every blob under what the reference names (indexes, manifests,
+//! Whole-image verification (`inspect --verify`): read every blob under what the reference names (indexes, manifests,
 //! configs, layers) to its end, check each against its descriptor (digest and size), each
 //! layer's uncompressed sha256 against its config's diff_id and its tar structure against
 //! the parser's bounds, and collect every problem instead of stopping at the first.
@@ -12,10 +12,14 @@ use crate::image::{Platform, is_index, is_manifest};
 use crate::interrupt;
 use crate::layer::reader::{Limits, read_layer};
 
+/// What a whole-image verification found.
 #[derive(Debug, Default)]
 pub struct Verification {
+    /// Blobs read to their end and checked.
     pub blobs: u64,
+    /// Their bytes, as stored.
     pub bytes: u64,
+    /// Every problem found, one message each; empty when the image is sound.
     pub problems: Vec<String>,
     /// Uncompressed size of each layer read, by digest.
     pub uncompressed: HashMap<String, u64>,

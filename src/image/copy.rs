@@ -17,9 +17,12 @@ use crate::progress::Progress;
 use crate::sink::ImageRecord;
 use crate::store::BlobStore;
 
+/// What a copy moved so far; one value spans several `copy_tree` calls into one store.
 #[derive(Debug, Default)]
 pub struct Copied {
+    /// Blobs copied.
     pub blobs: u64,
+    /// Their bytes.
     pub bytes: u64,
     /// Blobs copied or checked, by digest, size and media type: a second descriptor with
     /// the same digest but another size or media type is checked as what it claims.
