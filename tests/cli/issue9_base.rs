@@ -144,23 +144,6 @@ fn issue_9_base_with_more_diff_ids_than_layers_is_refused() {
     refused(&t, &[hex(&w.manifest), "1 layers", "2 diff_ids"]);
 }
 
-/// Several images in one layout at `dir` under one tag (a platform set), each listed
-/// with its platform.
-fn merged_layout(dir: &Path, imgs: &[Img]) -> Vec<hostile::Written> {
-    let mut entries = Vec::new();
-    let mut written = Vec::new();
-    for img in imgs {
-        written.push(img.layout(dir));
-        let index: Value =
-            serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
-        entries.push(index["manifests"][0].clone());
-    }
-    let index = json!({"schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries});
-    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    written
-}
-
 fn verified_lines<'a>(stderr: &'a str, digest: &str) -> Vec<&'a str> {
     stderr
         .lines()
@@ -179,7 +162,7 @@ fn issue_9_layer_shared_by_two_platforms_is_verified_once() {
     arm.arch = "arm64";
     let t = TestContext::new();
     t.file("app.txt", "app");
-    let w = merged_layout(&t.root().join("base"), &[amd, arm]);
+    let w = crate::issue9_images::merged_layout(&t.root().join("base"), &[amd, arm]);
     assert_eq!(w[0].layers[0], w[1].layers[0]);
     let a = t
         .build(

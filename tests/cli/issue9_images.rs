@@ -50,7 +50,7 @@ fn rewrite_index(dir: &Path, f: impl FnOnce(&mut Value)) {
 
 /// Several images in one layout at `dir`, index.json listing each one's manifest (with its
 /// platform and tag) in order: how several tools write a multi-platform layout.
-fn merged_layout(dir: &Path, imgs: &[Img]) -> Vec<Written> {
+pub(crate) fn merged_layout(dir: &Path, imgs: &[Img]) -> Vec<Written> {
     let mut entries = Vec::new();
     let mut written = Vec::new();
     for img in imgs {
