@@ -33,7 +33,12 @@ fn build_image(context: &Path, output: &Path, layout: bool) -> Result<BuiltImage
     )?;
     options.tags.push("example:1".into());
     options.header.clamp_mtime = Some(1_700_000_000);
-    let prepared = build::prepare(&options, &NoProgress)?;
+    let prepared = build::prepare(
+        &options,
+        imgbuild::sink::open(options.format, &options.target, 0)?,
+        &NoProgress,
+        &imgbuild::Cancel::never(),
+    )?;
     eprintln!(
         "building {} files ({} bytes) for {}",
         prepared.files(),

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Rejected,
     /// Interrupted by the signal with this number (SIGINT, SIGTERM, SIGHUP; exit 128 + it).
     Interrupted(i32),
+    /// Cancelled by the caller ([`Cancel::cancel`](crate::Cancel::cancel)).
+    Cancelled,
     /// The reader of our output went away (a closed pipe). The CLI prints nothing for it.
     BrokenPipe,
 }
@@ -186,14 +188,21 @@ impl fmt::Display for FileChanged {
 
 impl std::error::Error for FileChanged {}
 
-/// The user pressed Ctrl-C or the process got SIGTERM or SIGHUP; temporary files are removed
-/// on unwind.
+/// The operation was cancelled ([`Cancel`](crate::Cancel)): the user pressed Ctrl-C, the
+/// process got SIGTERM or SIGHUP (the signal's number), or the caller cancelled
+/// ([`Interrupted::CANCELLED`]). Temporary files are removed on unwind.
 #[derive(Debug)]
 pub struct Interrupted(pub i32);
+
+impl Interrupted {
+    /// The value for a cancellation by the caller rather than a signal.
+    pub const CANCELLED: i32 = -1;
+}
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
+            Interrupted::CANCELLED => write!(f, "cancelled"),
             libc::SIGTERM => write!(f, "interrupted by SIGTERM"),
             libc::SIGHUP => write!(f, "interrupted by SIGHUP"),
             libc::SIGINT => write!(f, "interrupted by SIGINT"),
@@ -209,6 +218,9 @@ impl std::error::Error for Interrupted {}
 fn classify(err: &anyhow::Error) -> (ErrorKind, Option<String>) {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Interrupted>() {
+            if e.0 == Interrupted::CANCELLED {
+                return (ErrorKind::Cancelled, None);
+            }
             return (ErrorKind::Interrupted(e.0), None);
         }
         if let Some(e) = cause.downcast_ref::<UsageError>() {

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::cancel::Cancel;
 use crate::error::Interrupted;
 
 /// The first signal received (0: none).
@@ -74,9 +75,11 @@ fn untrack(id: u64) {
     registry().paths.retain(|(i, _, _)| *i != id);
 }
 
-/// Install the handlers and the watcher; call once at start-up.
-pub fn install() -> io::Result<()> {
+/// Install the handlers and the watcher, which cancel `cancel` on the first signal; call
+/// once at start-up.
+pub fn install(cancel: &Cancel) -> io::Result<()> {
     for sig in SIGNALS {
+        let state = cancel.state();
         // SAFETY: the closure only touches atomics, which is async-signal-safe. It is
         // registered before the iterator's action, so it runs first: the watcher, woken by
         // that action, sees the count already raised (the iterator coalesces signals that
@@ -84,6 +87,7 @@ pub fn install() -> io::Result<()> {
         unsafe {
             signal_hook::low_level::register(sig, move || {
                 let _ = SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                let _ = state.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
                 COUNT.fetch_add(1, Ordering::SeqCst);
             })?;
         }

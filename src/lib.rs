@@ -37,7 +37,7 @@
 //! let mut options = BuildOptions::new(context.path(), Format::OciDir, target, 1_700_000_000)?;
 //! options.tags.push("hello:1".into());
 //!
-//! let built = build::prepare(&options, &NoProgress)?.build(&NoProgress)?;
+//! let built = build::prepare(&options, imgbuild::sink::open(options.format, &options.target, 0)?, &NoProgress, &imgbuild::Cancel::never())?.build(&NoProgress)?;
 //! assert_eq!(built.files, 1);
 //!
 //! let reference = format!("oci:{}:hello:1", layout.display());
@@ -51,6 +51,7 @@
 
 // The library (rustfmt sorts these; the data flow is drawn at the top of this file).
 pub mod build; // the build pipeline: prepare, build, BuiltImage
+pub mod cancel; // cancellation as a value: what stops a long operation
 pub mod compress; // gzip (parallel, reproducible), zstd, none
 pub mod context; // the walk: the context on disk becomes ordered entries
 pub mod digest; // sha256 while streaming, verifying readers
@@ -73,24 +74,26 @@ pub mod commands;
 #[doc(hidden)]
 pub mod ui;
 
+pub use cancel::Cancel;
 pub use error::{Error, ErrorKind, Result};
 
 use cli::{Cli, Command};
 use ui::Printer;
 
-/// Run a parsed command line; the error says how it failed ([`Error::kind`]).
-pub fn run(cli: &Cli, printer: &Printer) -> Result<()> {
+/// Run a parsed command line until done or `cancel`led; the error says how it failed
+/// ([`Error::kind`]).
+pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
     let result: anyhow::Result<()> = match &cli.command {
         Command::Build(args) => {
             let progress = ui::progress::for_printer(printer);
-            let result = commands::build::run(args, printer, progress.as_ref());
+            let result = commands::build::run(args, printer, progress.as_ref(), cancel);
             finish(progress.as_ref(), &result);
             result
         }
         Command::Inspect(args) => commands::inspect::run(args, printer),
         Command::Export(args) => {
             let progress = ui::progress::for_printer(printer);
-            let result = commands::export::run(args, printer, progress.as_ref());
+            let result = commands::export::run(args, printer, progress.as_ref(), cancel);
             finish(progress.as_ref(), &result);
             result
         }

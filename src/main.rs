@@ -10,15 +10,16 @@ use imgbuild::ui::{Printer, report};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::from_args(&cli.global);
-    if let Err(e) = imgbuild::interrupt::install() {
+    let cancel = imgbuild::Cancel::new();
+    if let Err(e) = imgbuild::interrupt::install(&cancel) {
         printer.warn(&format!("Ctrl-C will not clean up temporary files: {e}"));
     }
-    match imgbuild::run(&cli, &printer) {
+    match imgbuild::run(&cli, &printer, &cancel) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // After a signal, a failure it caused (the reader of our stdout killed by the
             // same Ctrl-C: a broken pipe) is reported as the interruption it is.
-            let err = match imgbuild::interrupt::check() {
+            let err = match cancel.check() {
                 Err(sig) if !matches!(err.kind(), ErrorKind::Interrupted(_)) => sig.into(),
                 _ => err,
             };

@@ -4,11 +4,13 @@
 
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::digest::Sha256Sum;
+use crate::error::{escape_bytes, invalid};
 use crate::interrupt::TempFile;
 
 /// Prefix of temporary blob files; readers ignore them, `fsck`-like checks can spot them.
@@ -82,6 +84,38 @@ impl BlobStore {
     /// Open a blob we stored ourselves.
     pub fn open(&self, digest: &Sha256Sum) -> Result<File> {
         File::open(self.blob_path(digest)).with_context(|| format!("opening blob {digest}"))
+    }
+
+    /// Whether there is anything under this digest's name (even a symbolic link).
+    pub fn has(&self, digest: &Sha256Sum) -> bool {
+        self.blob_path(digest).symlink_metadata().is_ok()
+    }
+
+    /// Open a blob that may have been put there by someone else (an existing layout):
+    /// `None` when there is none; a symbolic link or anything but a regular file is
+    /// refused as an invalid image, and a fifo is never waited on.
+    pub fn open_existing(&self, digest: &Sha256Sum) -> Result<Option<File>> {
+        let path = self.blob_path(digest);
+        let shown = escape_bytes(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(invalid(format!("'{shown}' is a symbolic link, not a blob")));
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("opening '{shown}'"))),
+        };
+        let meta = file
+            .metadata()
+            .with_context(|| format!("reading '{shown}'"))?;
+        if !meta.is_file() {
+            return Err(invalid(format!("'{shown}' is not a regular file")));
+        }
+        Ok(Some(file))
     }
 }
 

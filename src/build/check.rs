@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use anyhow::{Context as _, Result, anyhow};
 use oci_spec::image::Descriptor;
 
-use super::pipeline::{BuildTarget, Built, record_for, write_image, write_layer};
+use super::pipeline::{BuildTarget, Built, LayerInput, put_layer, record_for, write_image};
+use crate::cancel::Cancel;
 use crate::context;
 use crate::error::escape_bytes;
 use crate::image::base;
@@ -18,6 +19,7 @@ use crate::layer::reader::Limits;
 use crate::layer::{EntryDigest, LayerDescriptor};
 use crate::options::BuildOptions;
 use crate::progress::NoProgress;
+use crate::sink::Scratch;
 use crate::store::BlobStore;
 
 /// What one build made: the layer, a digest per tar entry, each platform's image, and the
@@ -36,6 +38,7 @@ pub(super) fn check(
     targets: &[BuildTarget],
     skip_dirs: &HashSet<Vec<u8>>,
     first: &Pass,
+    cancel: &Cancel,
 ) -> Result<()> {
     // Tracked, so that even a third Ctrl-C removes it.
     let scratch = crate::interrupt::TempDir::create(
@@ -43,24 +46,35 @@ pub(super) fn check(
         None,
     )
     .context("creating a scratch directory for the second build")?;
-    let store = BlobStore::create(scratch.path())?;
+    let mut dest = Scratch(BlobStore::create(scratch.path())?);
     let ctx = context::walk(&opts.context, &opts.ignore).with_context(|| {
         format!(
             "walking build context '{}' again",
             opts.context_arg.display()
         )
     })?;
-    let tmp = store.temp()?;
-    let (_, layer, entries) = write_layer(opts, &ctx, tmp.as_file(), skip_dirs, true, &NoProgress)
+    let input = LayerInput {
+        ctx: &ctx,
+        skip_dirs,
+        record: true,
+    };
+    let (layer, entries) = put_layer(opts, &input, &mut dest, &NoProgress, cancel)
         .context("building the layer a second time")?;
-    store.commit(tmp, &layer.digest)?;
     // Base layers are copied and verified again too: the second build is a whole build.
     let mut copied = base::Verified::new(Limits::from_env()?);
     let mut built = Vec::new();
     for t in targets {
-        built.push(write_image(opts, base, t, &layer, &store, &mut copied)?);
+        built.push(write_image(
+            opts,
+            base,
+            t,
+            &layer,
+            &mut dest,
+            &mut copied,
+            cancel,
+        )?);
     }
-    let record = record_for(opts, &built, &store)?;
+    let record = record_for(opts, &built, &mut dest)?;
     let second = Pass {
         layer,
         entries,

@@ -23,8 +23,10 @@ use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
 use self::pipeline::{
-    BuildTarget, prefix_dirs_in_bases, record_for, targets, warnings_for, write_image, write_layer,
+    BuildTarget, LayerInput, prefix_dirs_in_bases, put_layer, record_for, targets, warnings_for,
+    write_image,
 };
+use crate::cancel::Cancel;
 use crate::context::{self, Context, Ignored};
 use crate::digest::Sha256Sum;
 use crate::image::source::Image;
@@ -33,16 +35,15 @@ use crate::layer::LayerDescriptor;
 use crate::layer::reader::Limits;
 use crate::options::BuildOptions;
 use crate::progress::{Progress, Stage};
-use crate::sink::{Format, Sink, Target};
-use crate::store::BlobStore;
+use crate::sink::{Destination, Format};
 
 /// A build whose output is claimed, whose base is open and whose context is walked: ready to
 /// write. Dropping it instead of calling [`Prepared::build`] leaves nothing behind.
-pub struct Prepared {
+pub struct Prepared<'d> {
     opts: BuildOptions,
     started: Instant,
-    sink: Sink,
-    store: BlobStore,
+    dest: Box<dyn Destination + 'd>,
+    cancel: Cancel,
     base: Option<Image>,
     targets: Vec<BuildTarget>,
     verified: base::Verified,
@@ -122,12 +123,26 @@ pub struct BuiltImage {
     pub timings: Timings,
 }
 
-/// Claim the output, open the base image and walk the context of `opts`. Nothing is
-/// written yet but the output's temporary files.
-pub fn prepare(opts: &BuildOptions, progress: &dyn Progress) -> Result<Prepared> {
+/// Build the context of `opts` into `dest` (see [`prepare`] and [`Prepared::build`]).
+pub fn build<'d>(
+    opts: &BuildOptions,
+    dest: Box<dyn Destination + 'd>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<BuiltImage> {
+    prepare(opts, dest, progress, cancel)?.build(progress)
+}
+
+/// Open the base image and walk the context of `opts`, for `dest` (claimed already, see
+/// [`sink::open`](crate::sink::open)). Nothing is written yet but the destination's
+/// temporary files. `cancel` stops this and the build at their next check.
+pub fn prepare<'d>(
+    opts: &BuildOptions,
+    dest: Box<dyn Destination + 'd>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Prepared<'d>> {
     let started = Instant::now();
-    let sink = Sink::prepare(opts.format, &opts.target)?;
-    let store = sink.store()?;
     let base = match &opts.base {
         Some(r) => Some(Image::open(r).with_context(|| format!("reading base image '{r}'"))?),
         None => None,
@@ -146,15 +161,15 @@ pub fn prepare(opts: &BuildOptions, progress: &dyn Progress) -> Result<Prepared>
     // base's owner and mode for them survive.
     let skip_dirs = match &base {
         Some(image) if !opts.header.prefix.is_empty() => {
-            prefix_dirs_in_bases(image, &targets, &opts.header.prefix)?
+            prefix_dirs_in_bases(image, &targets, &opts.header.prefix, cancel)?
         }
         _ => HashSet::new(),
     };
     Ok(Prepared {
         opts: opts.clone(),
         started,
-        sink,
-        store,
+        dest,
+        cancel: cancel.clone(),
         base,
         targets,
         verified,
@@ -165,7 +180,7 @@ pub fn prepare(opts: &BuildOptions, progress: &dyn Progress) -> Result<Prepared>
     })
 }
 
-impl Prepared {
+impl Prepared<'_> {
     /// The platforms that will be built, in order.
     pub fn platforms(&self) -> Vec<&Platform> {
         self.targets.iter().map(|t| &t.platform).collect()
@@ -197,13 +212,14 @@ impl Prepared {
         let bytes_in = self.ctx.content_bytes();
         progress.stage(Stage::WritingLayer, Some(bytes_in));
         let layer_started = Instant::now();
-        let mtime = opts.settings.created.max(0) as u64;
-        let blob = self.sink.layer_out(&self.store, mtime)?;
         let check = opts.check_reproducible;
-        let (blob, layer, entries) =
-            write_layer(opts, &self.ctx, blob, &self.skip_dirs, check, progress)?;
-        self.sink
-            .commit_layer(&self.store, blob, &layer.digest, layer.size, mtime)?;
+        let input = LayerInput {
+            ctx: &self.ctx,
+            skip_dirs: &self.skip_dirs,
+            record: check,
+        };
+        let cancel = &self.cancel;
+        let (layer, entries) = put_layer(opts, &input, self.dest.as_mut(), progress, cancel)?;
         let layer_ms = layer_started.elapsed().as_millis() as u64;
 
         progress.stage(Stage::WritingImage, None);
@@ -215,11 +231,12 @@ impl Prepared {
                 self.base.as_ref(),
                 t,
                 &layer,
-                &self.store,
+                self.dest.as_mut(),
                 &mut self.verified,
+                cancel,
             )?);
         }
-        let record = record_for(opts, &built, &self.store)?;
+        let record = record_for(opts, &built, self.dest.as_mut())?;
         if check {
             let first = check::Pass {
                 layer: layer.clone(),
@@ -233,15 +250,14 @@ impl Prepared {
                 &self.targets,
                 &self.skip_dirs,
                 &first,
+                cancel,
             )?;
             built = first.built;
         }
-        self.sink.finish(&record, mtime, Some(&layer.digest))?;
+        let format = self.dest.format();
+        let path = self.dest.path().map(PathBuf::from);
+        self.dest.finish(&record, cancel)?;
         let image_ms = image_started.elapsed().as_millis() as u64;
-        let path = match &opts.target {
-            Target::Path(p) => Some(p.clone()),
-            Target::Stdout => None,
-        };
         Ok(BuiltImage {
             top: record.top,
             manifests: built
@@ -260,7 +276,7 @@ impl Prepared {
                 form: b.form.name(),
             }),
             tags: opts.tags.clone(),
-            format: opts.format,
+            format,
             path,
             warnings: self.warnings,
             files: self.ctx.file_count(),

@@ -3,10 +3,12 @@
 //! names. `super` strings them together; `check` runs them a second time.
 
 use std::collections::HashSet;
+use std::io::Write;
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, MediaType};
 
+use crate::cancel::Cancel;
 use crate::context::{Context, EntryKind};
 use crate::digest::Sha256Sum;
 use crate::error::escape_bytes;
@@ -16,8 +18,7 @@ use crate::image::{Platform, base, canonical, manifest};
 use crate::layer::{EntryDigest, LayerDescriptor, LayerWriter};
 use crate::options::BuildOptions;
 use crate::progress::Progress;
-use crate::sink::ImageRecord;
-use crate::store::BlobStore;
+use crate::sink::{Destination, ImageRecord};
 
 /// One image of the build: its platform and the base image under it, if any.
 pub(super) struct BuildTarget {
@@ -70,6 +71,7 @@ pub(super) fn prefix_dirs_in_bases(
     image: &Image,
     targets: &[BuildTarget],
     prefix: &[u8],
+    cancel: &Cancel,
 ) -> Result<HashSet<Vec<u8>>> {
     let parts: Vec<&[u8]> = prefix.split(|&b| b == b'/').collect();
     let wanted: Vec<Vec<u8>> = (1..=parts.len()).map(|i| parts[..i].join(&b'/')).collect();
@@ -80,7 +82,7 @@ pub(super) fn prefix_dirs_in_bases(
         if !seen.insert(sel.manifest_desc.digest().to_string()) {
             continue;
         }
-        let have = base::existing_dirs(image, sel, &wanted)
+        let have = base::existing_dirs(image, sel, &wanted, cancel)
             .with_context(|| format!("reading the base image for {}", t.platform))?;
         common = Some(match common {
             None => have,
@@ -90,20 +92,45 @@ pub(super) fn prefix_dirs_in_bases(
     Ok(common.unwrap_or_default())
 }
 
-/// Stream the context into one compressed layer blob; with `record`, also a digest of every
-/// tar entry (for `--check-reproducible`).
-pub(super) fn write_layer<W: std::io::Write>(
+/// What goes into the context layer and how: the walked context, the prefix directories to
+/// leave out, whether to keep a digest per tar entry (for `--check-reproducible`).
+pub(super) struct LayerInput<'a> {
+    pub ctx: &'a Context,
+    pub skip_dirs: &'a HashSet<Vec<u8>>,
+    pub record: bool,
+}
+
+/// Stream the context into one compressed layer blob in `dest`; with `input.record`, also a
+/// digest of every tar entry.
+pub(super) fn put_layer(
     opts: &BuildOptions,
-    ctx: &Context,
-    blob: W,
-    skip_dirs: &HashSet<Vec<u8>>,
-    record: bool,
+    input: &LayerInput<'_>,
+    dest: &mut dyn Destination,
     progress: &dyn Progress,
-) -> Result<(W, LayerDescriptor, Vec<EntryDigest>)> {
+    cancel: &Cancel,
+) -> Result<(LayerDescriptor, Vec<EntryDigest>)> {
+    let mut made = None;
+    dest.put_layer(&mut |out| {
+        let (layer, entries) = write_layer(opts, input, out, progress, cancel)?;
+        let named = (layer.digest.clone(), layer.size);
+        made = Some((layer, entries));
+        Ok(named)
+    })?;
+    made.context("the layer was stored without being written")
+}
+
+fn write_layer(
+    opts: &BuildOptions,
+    input: &LayerInput<'_>,
+    blob: &mut dyn Write,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(LayerDescriptor, Vec<EntryDigest>)> {
+    let (ctx, skip_dirs, record) = (input.ctx, input.skip_dirs, input.record);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(1);
-    let mut writer = LayerWriter::new(blob, opts.compression, threads)
+    let mut writer = LayerWriter::new(blob, opts.compression, threads, cancel.clone())
         .context("starting the layer compressor")?;
     if record {
         writer.record_entries();
@@ -134,8 +161,8 @@ pub(super) fn write_layer<W: std::io::Write>(
         writer.append(&opts.context, entry, header, progress)?;
     }
     let entries = writer.entry_digests();
-    let (blob, layer) = writer.finish()?;
-    Ok((blob, layer, entries))
+    let (_, layer) = writer.finish()?;
+    Ok((layer, entries))
 }
 
 /// Config and manifest of one platform's image (after its base layers), stored.
@@ -144,8 +171,9 @@ pub(super) fn write_image(
     image: Option<&Image>,
     t: &BuildTarget,
     layer: &LayerDescriptor,
-    store: &BlobStore,
+    dest: &mut dyn Destination,
     copied: &mut base::Verified,
+    cancel: &Cancel,
 ) -> Result<Built> {
     let mut layers = Vec::new();
     let mut annotations = vec![(
@@ -153,7 +181,7 @@ pub(super) fn write_image(
         rfc3339(opts.settings.created),
     )];
     if let (Some(image), Some(sel)) = (image, &t.base) {
-        layers = base::copy_layers(image, sel, store, copied)
+        layers = base::copy_layers(image, sel, dest, copied, cancel)
             .with_context(|| format!("copying the base image's layers for {}", t.platform))?;
         if let Some(name) = base_name(image) {
             annotations.push((manifest::ANNOTATION_BASE_NAME.to_owned(), name));
@@ -185,14 +213,14 @@ pub(super) fn write_image(
         &layer.diff_id,
     )?;
     let config_bytes = canonical::to_vec(&config, "the image config")?;
-    let (config_digest, config_size) = store.put_bytes(&config_bytes)?;
+    let (config_digest, config_size) = dest.put_bytes(&config_bytes)?;
     let m = manifest::build_manifest(
         manifest::descriptor(MediaType::ImageConfig, &config_digest, config_size),
         layers,
         &annotations,
     )?;
     let m_bytes = canonical::to_vec(&m, "the image manifest")?;
-    let (m_digest, m_size) = store.put_bytes(&m_bytes)?;
+    let (m_digest, m_size) = dest.put_bytes(&m_bytes)?;
     let mut desc = manifest::descriptor(MediaType::ImageManifest, &m_digest, m_size);
     desc.set_platform(Some(t.platform.to_oci()));
     Ok(Built {
@@ -225,7 +253,7 @@ pub(super) fn base_name(image: &Image) -> Option<String> {
 pub(super) fn record_for(
     opts: &BuildOptions,
     built: &[Built],
-    store: &BlobStore,
+    dest: &mut dyn Destination,
 ) -> Result<ImageRecord> {
     let docker = Platform::host()
         .and_then(|h| built.iter().find(|b| b.platform == h))
@@ -242,7 +270,7 @@ pub(super) fn record_for(
         let index =
             manifest::build_index(built.iter().map(|b| b.desc.clone()).collect(), &annotations)?;
         let bytes = canonical::to_vec(&index, "the image index")?;
-        let (digest, size) = store.put_bytes(&bytes)?;
+        let (digest, size) = dest.put_bytes(&bytes)?;
         manifest::descriptor(MediaType::ImageIndex, &digest, size)
     };
     Ok(ImageRecord {

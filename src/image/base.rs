@@ -8,7 +8,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context as _, Result};
@@ -16,13 +15,13 @@ use oci_spec::image::Descriptor;
 
 use super::source::{Image, Selected, sha256_hex};
 use super::{layer_compression, oci_layer};
+use crate::cancel::Cancel;
 use crate::compress::{self, Algorithm};
 use crate::digest::{HashWriter, Sha256Sum, VerifyingReader};
-use crate::error::{escape_bytes, invalid};
-use crate::interrupt;
+use crate::error::invalid;
 use crate::layer::parse::{TarStream, stream_error};
 use crate::layer::reader::{self, Decoded, LayerInfo, Limits, Source};
-use crate::store::BlobStore;
+use crate::sink::Destination;
 
 /// Bytes per chunk handed from the copy to the checker thread.
 const CHUNK: usize = 512 << 10;
@@ -75,25 +74,26 @@ impl Verified {
     }
 
     /// Make sure `layer` (layer `index` of the base, `want` its config's diff_id) is in
-    /// `store` and verified: copied and checked in one read, checked in place when the
-    /// store already has a blob of that name, or found in this build's checks.
+    /// `dest` and verified: copied and checked in one read, checked in place when the
+    /// destination already has a blob of that name, or found in this build's checks.
+    #[allow(clippy::too_many_arguments)]
     fn ensure(
         &mut self,
         image: &Image,
         layer: &Descriptor,
         algorithm: Algorithm,
-        store: &BlobStore,
+        dest: &mut dyn Destination,
         want: &str,
         index: usize,
+        cancel: &Cancel,
     ) -> Result<()> {
         let key = LayerKey::of(layer);
         if let Some(got) = self.diff_ids.get(&key) {
             return check_diff_id(layer, index, got, want);
         }
         let digest = sha(sha256_hex(layer)?);
-        let path = store.blob_path(&digest);
-        let (info, how) = if path.symlink_metadata().is_ok() {
-            let info = check_stored(layer, algorithm, store, &self.limits, want, index)
+        let (info, how) = if let Some(file) = dest.open_blob(&digest)? {
+            let info = check_stored(layer, algorithm, file, &self.limits, want, index, cancel)
                 .with_context(|| {
                     format!(
                         "checking base layer {} already in the output (remove that blob, or \
@@ -103,8 +103,17 @@ impl Verified {
                 })?;
             (info, "already in the output")
         } else {
-            let info = copy_checked(image, layer, algorithm, store, &self.limits, want, index)
-                .with_context(|| format!("copying base layer {}", layer.digest()))?;
+            let info = copy_checked(
+                image,
+                layer,
+                algorithm,
+                dest,
+                &self.limits,
+                want,
+                index,
+                cancel,
+            )
+            .with_context(|| format!("copying base layer {}", layer.digest()))?;
             (info, "copied")
         };
         self.lines.push(format!(
@@ -118,13 +127,14 @@ impl Verified {
     }
 }
 
-/// Copy the base's layers into `store`, each verified once per build (tracked in
+/// Copy the base's layers into `dest`, each verified once per build (tracked in
 /// `verified`), and return their descriptors for our manifest.
 pub fn copy_layers(
     image: &Image,
     base: &Selected,
-    store: &BlobStore,
+    dest: &mut dyn Destination,
     verified: &mut Verified,
+    cancel: &Cancel,
 ) -> Result<Vec<Descriptor>> {
     let layers = base.manifest.layers();
     let diff_ids = base.config.rootfs().diff_ids();
@@ -146,7 +156,7 @@ pub fn copy_layers(
                 layer.media_type()
             )));
         };
-        verified.ensure(image, layer, algorithm, store, want, index)?;
+        verified.ensure(image, layer, algorithm, dest, want, index, cancel)?;
         let mut desc = Descriptor::new(oci_layer(algorithm), layer.size(), layer.digest().clone());
         desc.set_annotations(layer.annotations().clone());
         out.push(desc);
@@ -166,85 +176,73 @@ fn check_diff_id(layer: &Descriptor, index: usize, got: &Sha256Sum, want: &str) 
     )))
 }
 
-/// Copy `layer` from `image` into a temporary blob of `store` while a second thread
-/// checks what it decompresses to; the blob gets its name only when both sides succeed.
+/// Copy `layer` from `image` into `dest` while a second thread checks what it decompresses
+/// to; the blob gets its name only when both sides succeed.
+#[allow(clippy::too_many_arguments)]
 fn copy_checked(
     image: &Image,
     layer: &Descriptor,
     algorithm: Algorithm,
-    store: &BlobStore,
+    dest: &mut dyn Destination,
     limits: &Limits,
     want: &str,
     index: usize,
+    cancel: &Cancel,
 ) -> Result<LayerInfo> {
     let digest = sha(sha256_hex(layer)?);
     let mut blob = image.open_blob(layer)?;
-    let mut tmp = store.temp()?;
     let limits = *limits;
-    let (tx, rx) = sync_channel::<Msg>(DEPTH);
-    let (free_tx, free_rx) = sync_channel::<Vec<u8>>(DEPTH);
-    let (copied, checked) = std::thread::scope(|s| -> Result<_> {
-        let checker = std::thread::Builder::new()
-            .name("imgbuild-check".into())
-            .spawn_scoped(s, move || -> Result<LayerInfo> {
-                let mut chunks = Chunks::new(rx, free_tx);
-                let info = check_stream(algorithm, &mut chunks, &limits)?;
-                // Compressed bytes after the stream's end: read up to the copy's end.
-                io::copy(&mut chunks, &mut io::sink()).map_err(stream_error)?;
-                Ok(info)
-            })
-            .context("starting the layer checker thread")?;
-        let copied = pump(&mut blob, tmp.as_file_mut(), &tx, &free_rx, layer);
-        drop(tx);
-        let checked = checker
-            .join()
-            .map_err(|_| anyhow::anyhow!("the layer checker thread stopped unexpectedly"))?;
-        Ok((copied, checked))
+    let mut info = None;
+    dest.put_blob(&digest, &mut |out| {
+        let (tx, rx) = sync_channel::<Msg>(DEPTH);
+        let (free_tx, free_rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let (copied, checked) = std::thread::scope(|s| -> Result<_> {
+            let checker = std::thread::Builder::new()
+                .name("imgbuild-check".into())
+                .spawn_scoped(s, move || -> Result<LayerInfo> {
+                    let mut chunks = Chunks::new(rx, free_tx);
+                    let info = check_stream(algorithm, &mut chunks, &limits, cancel)?;
+                    // Compressed bytes after the stream's end: read up to the copy's end.
+                    io::copy(&mut chunks, &mut io::sink()).map_err(stream_error)?;
+                    Ok(info)
+                })
+                .context("starting the layer checker thread")?;
+            let copied = pump(&mut blob, out, &tx, &free_rx, layer, cancel);
+            drop(tx);
+            let checked = checker
+                .join()
+                .map_err(|_| anyhow::anyhow!("the layer checker thread stopped unexpectedly"))?;
+            Ok((copied, checked))
+        })?;
+        // The copy's own error first (I/O, digest or size, interrupt): the checker only saw
+        // the stream end early. Otherwise the checker's.
+        let checker_read_all = copied?;
+        let checked = checked?;
+        if !checker_read_all {
+            anyhow::bail!("the layer checker stopped before the end of the blob");
+        }
+        check_diff_id(layer, index, &checked.diff_id, want)?;
+        info = Some(checked);
+        Ok(())
     })?;
-    // The copy's own error first (I/O, digest or size, interrupt): the checker only saw
-    // the stream end early. Otherwise the checker's.
-    let checker_read_all = copied?;
-    let info = checked?;
-    if !checker_read_all {
-        anyhow::bail!("the layer checker stopped before the end of the blob");
-    }
-    check_diff_id(layer, index, &info.diff_id, want)?;
-    store.commit(tmp, &digest)?;
-    Ok(info)
+    info.context("the layer was stored without being checked")
 }
 
-/// Check the blob of `layer` that `store` already holds: digest, size, tar structure and
-/// diff_id, without copying it.
+/// Check the blob of `layer` that the destination already holds (`file`): digest, size,
+/// tar structure and diff_id, without copying it.
 fn check_stored(
     layer: &Descriptor,
     algorithm: Algorithm,
-    store: &BlobStore,
+    file: File,
     limits: &Limits,
     want: &str,
     index: usize,
+    cancel: &Cancel,
 ) -> Result<LayerInfo> {
     let hex = sha256_hex(layer)?;
-    let path = store.blob_path(&sha(hex));
-    let shown = escape_bytes(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                invalid(format!("'{shown}' is a symbolic link, not a blob"))
-            } else {
-                anyhow::Error::new(e).context(format!("opening '{shown}'"))
-            }
-        })?;
-    let meta = file
-        .metadata()
-        .with_context(|| format!("reading '{shown}'"))?;
-    if !meta.is_file() {
-        return Err(invalid(format!("'{shown}' is not a regular file")));
-    }
+    let shown = layer.digest().to_string();
     let mut blob = VerifyingReader::new(file, hex, layer.size(), format!("blob '{shown}'"));
-    let info = check_stream(algorithm, &mut blob, limits)?;
+    let info = check_stream(algorithm, &mut blob, limits, cancel)?;
     blob.drain().map_err(anyhow::Error::new)?;
     check_diff_id(layer, index, &info.diff_id, want)?;
     Ok(info)
@@ -253,7 +251,12 @@ fn check_stored(
 /// Decompress `raw`, read it through the bounded tar parser to its end and past it, and
 /// return its sha256 and size (as `inspect --verify` reads a layer). `raw` is left where
 /// the decompressor stopped.
-fn check_stream<R: Read>(algorithm: Algorithm, raw: R, limits: &Limits) -> Result<LayerInfo> {
+fn check_stream<R: Read>(
+    algorithm: Algorithm,
+    raw: R,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<LayerInfo> {
     let decoder = compress::decoder(algorithm, Source(raw))
         .map_err(|e| invalid(format!("not a valid compressed stream: {e}")))?;
     let mut tar = TarStream::new(Decoded {
@@ -263,7 +266,7 @@ fn check_stream<R: Read>(algorithm: Algorithm, raw: R, limits: &Limits) -> Resul
         limit: limits.max_layer_bytes,
     });
     while tar.next_entry()?.is_some() {
-        interrupt::check()?;
+        cancel.check()?;
     }
     let entries = tar.count();
     // The rest of the stream (end-of-archive blocks, padding) counts for the diff_id.
@@ -287,13 +290,14 @@ enum Msg {
 /// the checker stopped listening (it failed; its error says why).
 fn pump<R: Read>(
     blob: &mut R,
-    out: &mut File,
+    out: &mut dyn Write,
     tx: &SyncSender<Msg>,
     free: &Receiver<Vec<u8>>,
     layer: &Descriptor,
+    cancel: &Cancel,
 ) -> Result<bool> {
     loop {
-        interrupt::check()?;
+        cancel.check()?;
         let mut buf = free.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
         let n = blob
             .read(&mut buf)
@@ -373,6 +377,7 @@ pub fn existing_dirs(
     image: &Image,
     base: &Selected,
     wanted: &[Vec<u8>],
+    cancel: &Cancel,
 ) -> Result<HashSet<Vec<u8>>> {
     let mut present: HashSet<Vec<u8>> = HashSet::new();
     if wanted.is_empty() {
@@ -390,7 +395,7 @@ pub fn existing_dirs(
         {
             let mut archive = tar::Archive::new(compress::decoder(algorithm, &mut verified)?);
             for entry in archive.entries().map_err(|e| bad_layer(layer, e))? {
-                interrupt::check()?;
+                cancel.check()?;
                 let entry = entry.map_err(|e| bad_layer(layer, e))?;
                 let path = clean(&entry.path_bytes());
                 let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
@@ -451,7 +456,10 @@ fn is_under(p: &[u8], dir: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cancel::Cancel;
     use crate::image::reference::ImageRef;
+    use crate::sink::Scratch;
+    use crate::store::BlobStore;
     use std::path::Path;
 
     #[test]
@@ -537,7 +545,14 @@ mod tests {
         let store = BlobStore::create(&tmp.path().join("out")).unwrap();
         let mut verified = Verified::new(Limits::default());
         for _ in 0..3 {
-            let descs = copy_layers(&image, &base, &store, &mut verified).unwrap();
+            let descs = copy_layers(
+                &image,
+                &base,
+                &mut Scratch(store.clone()),
+                &mut verified,
+                &Cancel::never(),
+            )
+            .unwrap();
             assert_eq!(descs[0].digest(), base.manifest.layers()[0].digest());
         }
         assert_eq!(verified.report().len(), 1, "{:?}", verified.report());
@@ -550,7 +565,14 @@ mod tests {
         let mut layers = other.manifest.layers().clone();
         layers[0].set_media_type(oci_spec::image::MediaType::ImageLayer);
         other.manifest.set_layers(layers);
-        let e = copy_layers(&image, &other, &store, &mut verified).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &other,
+            &mut Scratch(store.clone()),
+            &mut verified,
+            &Cancel::never(),
+        )
+        .unwrap_err();
         assert!(
             e.chain().any(|c| c.is::<crate::error::InvalidImage>()),
             "{e:#}"
@@ -563,7 +585,14 @@ mod tests {
         let size = layers[0].size();
         layers[0].set_size(size + 1);
         other.manifest.set_layers(layers);
-        let e = copy_layers(&image, &other, &store, &mut verified).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &other,
+            &mut Scratch(store.clone()),
+            &mut verified,
+            &Cancel::never(),
+        )
+        .unwrap_err();
         assert!(
             format!("{e:#}").contains("does not match its descriptor"),
             "{e:#}"
@@ -582,13 +611,27 @@ mod tests {
         let base = image.select(None).unwrap();
         let store = BlobStore::create(&tmp.path().join("out")).unwrap();
         let mut verified = Verified::new(Limits::default());
-        copy_layers(&image, &base, &store, &mut verified).unwrap();
+        copy_layers(
+            &image,
+            &base,
+            &mut Scratch(store.clone()),
+            &mut verified,
+            &Cancel::never(),
+        )
+        .unwrap();
         let mut other = base.clone();
         let wrong = Sha256Sum::of(b"other").prefixed();
         let mut rootfs = other.config.rootfs().clone();
         rootfs.set_diff_ids(vec![wrong.clone()]);
         other.config.set_rootfs(rootfs);
-        let e = copy_layers(&image, &other, &store, &mut verified).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &other,
+            &mut Scratch(store.clone()),
+            &mut verified,
+            &Cancel::never(),
+        )
+        .unwrap_err();
         let msg = format!("{e:#}");
         assert!(
             msg.contains(&wrong) && msg.contains(&Sha256Sum::of(&t).prefixed()),
@@ -609,8 +652,14 @@ mod tests {
             &Sha256Sum::of(b"x").prefixed(),
         );
         let base = image.select(None).unwrap();
-        let e =
-            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &base,
+            &mut Scratch(store.clone()),
+            &mut Verified::new(Limits::default()),
+            &Cancel::never(),
+        )
+        .unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.contains("uncompresses to content with sha256"), "{msg}");
         assert!(msg.contains(&Sha256Sum::of(&t).prefixed()), "{msg}");
@@ -619,8 +668,14 @@ mod tests {
         cut.truncate(cut.len() / 2);
         let image = layout(&tmp.path().join("b2"), &cut, &Sha256Sum::of(&t).prefixed());
         let base = image.select(None).unwrap();
-        let e =
-            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &base,
+            &mut Scratch(store.clone()),
+            &mut Verified::new(Limits::default()),
+            &Cancel::never(),
+        )
+        .unwrap_err();
         assert!(
             e.chain().any(|c| c.is::<crate::error::InvalidImage>()),
             "{e:#}"
@@ -643,19 +698,38 @@ mod tests {
         let store = BlobStore::create(&out).unwrap();
         let path = store.blob_path(&Sha256Sum::of(&blob));
         std::fs::write(&path, b"not the layer").unwrap();
-        let e =
-            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &base,
+            &mut Scratch(store.clone()),
+            &mut Verified::new(Limits::default()),
+            &Cancel::never(),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("already in the output"), "{e:#}");
         // The good blob is checked in place and counted as verified.
         std::fs::write(&path, &blob).unwrap();
         let mut verified = Verified::new(Limits::default());
-        copy_layers(&image, &base, &store, &mut verified).unwrap();
+        copy_layers(
+            &image,
+            &base,
+            &mut Scratch(store.clone()),
+            &mut verified,
+            &Cancel::never(),
+        )
+        .unwrap();
         assert!(verified.report()[0].contains("already in the output"));
         // A symlink where the blob belongs is refused.
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(image_blob(&tmp.path().join("base"), &blob), &path).unwrap();
-        let e =
-            copy_layers(&image, &base, &store, &mut Verified::new(Limits::default())).unwrap_err();
+        let e = copy_layers(
+            &image,
+            &base,
+            &mut Scratch(store.clone()),
+            &mut Verified::new(Limits::default()),
+            &Cancel::never(),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
     }
 

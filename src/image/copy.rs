@@ -1,6 +1,6 @@
 //! Converting between image forms: every blob under the exported descriptor (indexes,
 //! manifests, configs, layers, and any other blob an index lists) copied into the output
-//! store byte for byte, each verified against its descriptor while it is copied, so every
+//! destination byte for byte, each verified against its descriptor while it is copied, so every
 //! digest is kept. Then the `ImageRecord` for the output's `index.json` and Docker
 //! `manifest.json`.
 
@@ -9,15 +9,15 @@ use std::collections::HashSet;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
+use crate::cancel::Cancel;
 use crate::digest::Sha256Sum;
 use crate::error::invalid;
 use crate::image::source::{Image, MAX_DEPTH, MAX_DOCUMENT, Selected, parse_manifest, sha256_hex};
 use crate::image::{Platform, is_index, is_manifest, manifest};
 use crate::progress::Progress;
-use crate::sink::ImageRecord;
-use crate::store::BlobStore;
+use crate::sink::{Destination, ImageRecord};
 
-/// What a copy moved so far; one value spans several `copy_tree` calls into one store.
+/// What a copy moved so far; one value spans several `copy_tree` calls into one destination.
 #[derive(Debug, Default)]
 pub struct Copied {
     /// Blobs copied.
@@ -29,43 +29,45 @@ pub struct Copied {
     done: HashSet<(String, u64, String)>,
 }
 
-/// Copy `desc` and everything it references into `store`.
+/// Copy `desc` and everything it references into `dest`.
 pub fn copy_tree(
     image: &Image,
     desc: &Descriptor,
-    store: &BlobStore,
+    dest: &mut dyn Destination,
     c: &mut Copied,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<()> {
-    copy_under(image, desc, store, c, progress, 0)
+    copy_under(image, desc, dest, c, progress, cancel, 0)
 }
 
 fn copy_under(
     image: &Image,
     desc: &Descriptor,
-    store: &BlobStore,
+    dest: &mut dyn Destination,
     c: &mut Copied,
     progress: &dyn Progress,
+    cancel: &Cancel,
     depth: usize,
 ) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(invalid(format!("indexes nest more than {MAX_DEPTH} deep")));
     }
-    if !copy_blob(image, desc, store, c, progress)? {
+    if !copy_blob(image, desc, dest, c, progress, cancel)? {
         return Ok(());
     }
     if is_index(desc.media_type()) {
         let (index, _) = image.read_index(desc)?;
         for child in index.manifests() {
-            copy_under(image, child, store, c, progress, depth + 1)?;
+            copy_under(image, child, dest, c, progress, cancel, depth + 1)?;
         }
     } else if is_manifest(desc.media_type()) {
         let raw = image.read_blob(desc, MAX_DOCUMENT)?;
         let m =
             parse_manifest(&raw).with_context(|| format!("reading manifest {}", desc.digest()))?;
-        copy_blob(image, m.config(), store, c, progress)?;
+        copy_blob(image, m.config(), dest, c, progress, cancel)?;
         for layer in m.layers() {
-            copy_blob(image, layer, store, c, progress)?;
+            copy_blob(image, layer, dest, c, progress, cancel)?;
         }
     }
     Ok(())
@@ -75,9 +77,10 @@ fn copy_under(
 fn copy_blob(
     image: &Image,
     desc: &Descriptor,
-    store: &BlobStore,
+    dest: &mut dyn Destination,
     c: &mut Copied,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<bool> {
     let hex = sha256_hex(desc)?.to_owned();
     let key = (hex.clone(), desc.size(), desc.media_type().to_string());
@@ -86,7 +89,7 @@ fn copy_blob(
     }
     let digest =
         Sha256Sum::from_hex(&hex).expect("sha256_hex returned 64 lowercase hex characters");
-    if store.blob_path(&digest).is_file() {
+    if dest.has_blob(&digest) {
         // Copied before under another descriptor: read this one through its own check.
         let mut blob = image.open_blob(desc)?;
         std::io::copy(&mut blob, &mut std::io::sink())
@@ -95,7 +98,7 @@ fn copy_blob(
     }
     c.blobs += 1;
     c.bytes = c.bytes.saturating_add(desc.size());
-    image.copy_blob_into(desc, store, progress)?;
+    image.copy_blob_into(desc, dest, progress, cancel)?;
     Ok(true)
 }
 

@@ -14,11 +14,11 @@ use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
 use super::header::{self, HeaderOptions, RawEntry};
+use crate::cancel::Cancel;
 use crate::compress::{Algorithm, Compression, Encoder};
 use crate::context::{ContextEntry, EntryKind, walk::host_path};
 use crate::digest::{HashWriter, Sha256Sum};
 use crate::error::FileChanged;
-use crate::interrupt;
 use crate::progress::Progress;
 
 const COPY_CHUNK: usize = 1 << 20;
@@ -50,6 +50,8 @@ pub struct LayerWriter<W: Write> {
     /// With `record_entries`: a digest of each entry's tar bytes, to name the first entry
     /// where two builds differ (`--check-reproducible`).
     log: Option<EntryLog>,
+    /// Checked before every entry and between chunks of a file.
+    cancel: Cancel,
 }
 
 /// One tar entry of a layer: its path and the sha256 of all its bytes in the tar (headers,
@@ -89,7 +91,13 @@ impl EntryLog {
 
 impl<W: Write> LayerWriter<W> {
     /// Start a layer into `blob`; `threads` only affects compression speed, never the bytes.
-    pub fn new(blob: W, compression: Compression, threads: u32) -> io::Result<Self> {
+    /// Once `cancel` is set, the next `append` fails with `Interrupted`.
+    pub fn new(
+        blob: W,
+        compression: Compression,
+        threads: u32,
+        cancel: Cancel,
+    ) -> io::Result<Self> {
         // Uncompressed, the blob is the tar: its digest is the diff_id, hashed once.
         let blob = match compression.algorithm {
             Algorithm::None => HashWriter::counting(blob),
@@ -102,6 +110,7 @@ impl<W: Write> LayerWriter<W> {
             header_buf: Vec::with_capacity(2048),
             copy_buf: vec![0; COPY_CHUNK],
             log: None,
+            cancel,
         })
     }
 
@@ -174,7 +183,7 @@ impl<W: Write> LayerWriter<W> {
         opts: &HeaderOptions,
         progress: &dyn Progress,
     ) -> Result<()> {
-        interrupt::check()?;
+        self.cancel.check()?;
         self.header_buf.clear();
         header::encode_entry(entry, opts, &mut self.header_buf)
             .with_context(|| format!("adding '{}' to the layer", entry.display_path()))?;
@@ -211,7 +220,7 @@ impl<W: Write> LayerWriter<W> {
     ) -> Result<()> {
         let mut left = entry.size;
         while left > 0 {
-            interrupt::check()?;
+            self.cancel.check()?;
             let want = left.min(self.copy_buf.len() as u64) as usize;
             let n = match file.read(&mut self.copy_buf[..want]) {
                 Ok(0) => return Err(changed(entry, "it shrank")),

@@ -17,7 +17,7 @@ use crate::error::UsageError;
 use crate::image::is_manifest;
 
 /// A docker archive's image must be one manifest (not an index).
-pub fn check_record(record: &ImageRecord) -> Result<()> {
+pub(super) fn check_record(record: &ImageRecord) -> Result<()> {
     if is_manifest(record.top.media_type()) {
         Ok(())
     } else {

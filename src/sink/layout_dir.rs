@@ -2,17 +2,99 @@
 //! `index.json`, which is written last, through a temporary file and a rename: it is the
 //! commit point. Adding to an existing layout replaces the entries that carry the same tag.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use oci_spec::image::{Descriptor, ImageIndex};
 
-use super::ImageRecord;
+use super::{Destination, Format, ImageRecord, WriteBlob, WriteLayer, existing_parent, output};
+use crate::cancel::Cancel;
+use crate::digest::Sha256Sum;
 use crate::error::UsageError;
 use crate::image::{canonical, manifest};
-use crate::store::{TEMP_PREFIX, sync_dir};
+use crate::interrupt::TempDir;
+use crate::store::{BlobStore, TEMP_PREFIX, sync_dir};
+
+/// An OCI image-layout directory as a destination. A new one (nothing, or an empty
+/// directory, at the path) is staged beside it and renamed into place by `finish`; an
+/// existing layout gets its blobs in place and its `index.json` replaced last, keeping the
+/// entries of other tags.
+pub struct LayoutDest {
+    path: PathBuf,
+    store: BlobStore,
+    /// The staging directory of a new layout; `None` for an existing one.
+    staging: Option<TempDir>,
+}
+
+impl LayoutDest {
+    /// Claim `path`: nothing, an empty directory or an existing layout; anything else is
+    /// refused.
+    pub fn open(path: &Path) -> Result<LayoutDest> {
+        let parent = existing_parent(path)?;
+        output::check_dir_output(path)?;
+        let (store, staging) = match classify(path)? {
+            Existing::Layout => (BlobStore::create(path)?, None),
+            Existing::Missing | Existing::EmptyDir => {
+                let staging = output::staging_beside(path, &parent)?;
+                (BlobStore::create(staging.path())?, Some(staging))
+            }
+        };
+        Ok(LayoutDest {
+            path: path.to_path_buf(),
+            store,
+            staging,
+        })
+    }
+}
+
+impl Destination for LayoutDest {
+    fn format(&self) -> Format {
+        Format::OciDir
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn has_blob(&self, digest: &Sha256Sum) -> bool {
+        self.store.has(digest)
+    }
+
+    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>> {
+        self.store.open_existing(digest)
+    }
+
+    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()> {
+        super::put_in_store(&self.store, digest, write)
+    }
+
+    fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()> {
+        super::put_layer_in_store(&self.store, write).map(drop)
+    }
+
+    fn finish(self: Box<Self>, record: &ImageRecord, cancel: &Cancel) -> Result<()> {
+        let LayoutDest { path, staging, .. } = *self;
+        let Some(staging) = staging else {
+            let existing = read_index(&path)?;
+            return write_top(&path, &existing, record);
+        };
+        write_top(staging.path(), &[], record)?;
+        let parent = existing_parent(&path)?;
+        let shown = || format!("reading '{}'", staging.path().display());
+        let mut perms = fs::metadata(staging.path())
+            .with_context(shown)?
+            .permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        fs::set_permissions(staging.path(), perms).with_context(shown)?;
+        cancel.check()?;
+        staging.rename_to(&path).with_context(|| {
+            format!("moving the image layout into place at '{}'", path.display())
+        })?;
+        sync_dir(&parent)
+    }
+}
 
 /// `index.json` of an existing layout is read only up to this size.
 const MAX_INDEX_BYTES: u64 = 4 << 20;

@@ -1,8 +1,9 @@
-//! The last stage: where the image goes. `Sink::prepare` checks and claims the target before
-//! any heavy work (through `output`: a temporary file or staging directory beside it, or a
-//! stream into stdout, a character device or a fifo); `Sink::finish` writes the layout's
-//! top-level documents and moves the result into place in one rename, so an error or Ctrl-C
-//! leaves no partial output and an existing target untouched.
+//! The last stage: where the image goes, behind one trait, [`Destination`]. Making one
+//! checks and claims the target before any heavy work (through `output`: a temporary file or
+//! staging directory beside it, or a stream into stdout, a character device or a fifo);
+//! [`Destination::finish`] writes the layout's top-level documents and moves the result into
+//! place in one rename, so an error or Ctrl-C leaves no partial output and an existing
+//! target untouched.
 
 pub mod docker_archive;
 pub mod layout_dir;
@@ -10,18 +11,18 @@ pub mod oci_archive;
 pub mod output;
 pub mod rootfs;
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
-use self::output::{AtomicFile, FileOutput, Stream};
+use self::output::FileOutput;
+use crate::cancel::Cancel;
 use crate::digest::Sha256Sum;
 use crate::error::UsageError;
-use crate::interrupt::{TempDir, TempFile};
-use crate::store::{BlobStore, sync_dir};
+use crate::store::BlobStore;
 
 /// The kind of image an output holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,231 +68,116 @@ pub struct ImageRecord {
     pub docker_layers: Vec<Sha256Sum>,
 }
 
-/// Where the context layer's compressed bytes are written.
-pub enum LayerOut {
-    /// A temporary blob in the store, committed under its digest.
-    Store(BufWriter<TempFile>),
-    /// Straight into the archive file, after its reserved tar header.
-    Archive(BufWriter<File>),
-}
+/// Where an image is written: blobs first, in any order, then the index that names them.
+///
+/// A destination is claimed when it is made (a bad output fails before any heavy work) and
+/// commits in [`Destination::finish`]: dropped without it, it leaves nothing behind and an
+/// existing target untouched. The implementations here: [`oci_archive::ArchiveFile`] (an
+/// OCI or docker archive file, the context layer compressed straight into it),
+/// [`oci_archive::ArchiveStream`] (an archive into any `Write`: stdout, a pipe, a buffer)
+/// and [`layout_dir::LayoutDest`] (a new or existing layout directory). [`open`] picks one
+/// for a format and a target, as the command line does.
+pub trait Destination {
+    /// The kind of image written.
+    fn format(&self) -> Format;
 
-impl Write for LayerOut {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            LayerOut::Store(w) => w.write(buf),
-            LayerOut::Archive(w) => w.write(buf),
-        }
+    /// The output's path, or `None` for a stream.
+    fn path(&self) -> Option<&Path>;
+
+    /// Whether a blob of this digest is there already (in an existing layout, or put
+    /// earlier by this build).
+    fn has_blob(&self, digest: &Sha256Sum) -> bool;
+
+    /// The bytes of a blob that is there already, to be checked before it is relied on;
+    /// `None` when there is none. Never follows a symbolic link.
+    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>>;
+
+    /// Store the blob `digest`: `write` writes its bytes, and fails (as a verifying reader
+    /// does) when they are not that blob's; the blob gets its name only when it succeeds.
+    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()>;
+
+    /// Store a layer whose digest is learnt while it is written: `write` writes its bytes
+    /// and returns their digest and size. An archive file takes the first layer straight
+    /// into place, so its bytes are written once.
+    fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()>;
+
+    /// Store a small document; returns its digest and size.
+    fn put_bytes(&mut self, bytes: &[u8]) -> Result<(Sha256Sum, u64)> {
+        let digest = Sha256Sum::of(bytes);
+        self.put_blob(&digest, &mut |out| Ok(out.write_all(bytes)?))?;
+        Ok((digest, bytes.len() as u64))
     }
 
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match self {
-            LayerOut::Store(w) => w.write_all(buf),
-            LayerOut::Archive(w) => w.write_all(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            LayerOut::Store(w) => w.flush(),
-            LayerOut::Archive(w) => w.flush(),
-        }
-    }
+    /// Write the top-level documents (`oci-layout`, `index.json`, Docker's `manifest.json`)
+    /// and commit: rename into place, or end the stream.
+    fn finish(self: Box<Self>, record: &ImageRecord, cancel: &Cancel) -> Result<()>;
 }
 
-const LAYER_BUFFER: usize = 1 << 20;
+/// What [`Destination::put_blob`] calls to write a blob's bytes.
+pub type WriteBlob<'a> = dyn FnMut(&mut dyn Write) -> Result<()> + 'a;
 
-/// A claimed output, ready to take blobs and be finished with the index.
-pub enum Sink {
-    /// A regular archive file, written to a temporary file beside it and renamed into place.
-    ArchiveFile {
-        /// The blob store the archive is assembled from.
-        staging: TempDir,
-        /// The temporary archive file.
-        out: AtomicFile,
-        /// The context layer is already in `out`.
-        layer_written: bool,
-    },
-    /// stdout, or a character device or fifo named by `-o`; blobs are staged in the
-    /// system's temporary directory first.
-    ArchiveStream {
-        /// The blob store the archive is assembled from.
-        staging: TempDir,
-        /// The stream the archive goes to.
-        out: Stream,
-    },
-    /// A new layout directory (missing or empty before), staged beside it and renamed into place.
-    NewLayout {
-        /// The staged layout.
-        staging: TempDir,
-        /// The layout's final path.
-        path: PathBuf,
-    },
-    /// An existing layout: blobs are added in place and its `index.json` gains the new entries.
-    ExistingLayout {
-        /// The layout's path.
-        path: PathBuf,
-    },
-}
+/// What [`Destination::put_layer`] calls to write a layer: returns its digest and size.
+pub type WriteLayer<'a> = dyn FnMut(&mut dyn Write) -> Result<(Sha256Sum, u64)> + 'a;
 
-impl Sink {
-    /// Check the target and claim temporary space beside it; nothing is read from the
-    /// context yet, so a bad `-o` fails fast.
-    pub fn prepare(format: Format, target: &Target) -> Result<Sink> {
-        match (format, target) {
-            (Format::OciDir, Target::Stdout) => Err(UsageError::new(
-                "an oci-dir image cannot be written to stdout",
-            )
-            .with_hint("pass -o DIR, or use --format oci-archive with -o -")
-            .into()),
-            (Format::OciArchive | Format::DockerArchive, target) => {
-                let hint =
-                    "use --format oci-dir to write an image layout directory, or name a file";
-                match FileOutput::open(target, hint)? {
-                    FileOutput::Stream(out) => Ok(Sink::ArchiveStream {
-                        staging: output::stream_staging()?,
-                        out,
-                    }),
-                    FileOutput::Atomic(out) => {
-                        let staging = out.staging_dir()?;
-                        Ok(Sink::ArchiveFile {
-                            staging,
-                            out,
-                            layer_written: false,
-                        })
-                    }
+/// Writes into the store and into archives go through a buffer of this size.
+const BLOB_BUFFER: usize = 1 << 20;
+
+/// Claim `target` for an image of `format`, as `-o` and `--format` say: a layout
+/// directory, an archive file (replaced atomically), or a stream into stdout, a character
+/// device or a fifo. `mtime` is the time of archive members.
+pub fn open(format: Format, target: &Target, mtime: u64) -> Result<Box<dyn Destination>> {
+    match (format, target) {
+        (Format::OciDir, Target::Stdout) => Err(UsageError::new(
+            "an oci-dir image cannot be written to stdout",
+        )
+        .with_hint("pass -o DIR, or use --format oci-archive with -o -")
+        .into()),
+        (Format::OciArchive | Format::DockerArchive, target) => {
+            let hint = "use --format oci-dir to write an image layout directory, or name a file";
+            let docker = format == Format::DockerArchive;
+            Ok(match FileOutput::open(target, hint)? {
+                FileOutput::Stream(out) => {
+                    Box::new(oci_archive::ArchiveStream::of_output(out, docker, mtime)?)
                 }
-            }
-            (Format::OciDir, Target::Path(path)) => {
-                let parent = existing_parent(path)?;
-                output::check_dir_output(path)?;
-                match layout_dir::classify(path)? {
-                    layout_dir::Existing::Layout => Ok(Sink::ExistingLayout { path: path.clone() }),
-                    layout_dir::Existing::Missing | layout_dir::Existing::EmptyDir => {
-                        Ok(Sink::NewLayout {
-                            staging: output::staging_beside(path, &parent)?,
-                            path: path.clone(),
-                        })
-                    }
+                FileOutput::Atomic(out) => {
+                    Box::new(oci_archive::ArchiveFile::new(out, docker, mtime)?)
                 }
-            }
+            })
         }
+        (Format::OciDir, Target::Path(path)) => Ok(Box::new(layout_dir::LayoutDest::open(path)?)),
     }
+}
 
-    /// The blob store that the layer, configs and manifests are written into.
-    pub fn store(&self) -> Result<BlobStore> {
-        match self {
-            Sink::ArchiveFile { staging, .. }
-            | Sink::ArchiveStream { staging, .. }
-            | Sink::NewLayout { staging, .. } => BlobStore::create(staging.path()),
-            Sink::ExistingLayout { path } => BlobStore::create(path),
-        }
-    }
+/// Store a blob through a buffer into a temporary file of `store`, committed under
+/// `digest` when `write` succeeds.
+pub(crate) fn put_in_store(
+    store: &BlobStore,
+    digest: &Sha256Sum,
+    write: &mut WriteBlob<'_>,
+) -> Result<()> {
+    let mut out = BufWriter::with_capacity(BLOB_BUFFER, store.temp()?);
+    write(&mut out)?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing blob {digest}"))?;
+    store.commit(tmp, digest)
+}
 
-    /// Where to write the context layer's compressed bytes: straight into an archive file,
-    /// or a temporary blob in `store`. `mtime` is used for archive members.
-    pub fn layer_out(&mut self, store: &BlobStore, mtime: u64) -> Result<LayerOut> {
-        match self {
-            Sink::ArchiveFile { out, .. } => {
-                let file = oci_archive::begin_in_place(out.file(), mtime)
-                    .with_context(|| format!("writing '{}'", out.shown().display()))?;
-                Ok(LayerOut::Archive(BufWriter::with_capacity(
-                    LAYER_BUFFER,
-                    file,
-                )))
-            }
-            _ => Ok(LayerOut::Store(BufWriter::with_capacity(
-                LAYER_BUFFER,
-                store.temp()?,
-            ))),
-        }
-    }
-
-    /// The layer written to `layer` is complete: give it its name.
-    pub fn commit_layer(
-        &mut self,
-        store: &BlobStore,
-        layer: LayerOut,
-        digest: &Sha256Sum,
-        size: u64,
-        mtime: u64,
-    ) -> Result<()> {
-        match (self, layer) {
-            (_, LayerOut::Store(w)) => {
-                let tmp = w
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .context("writing layer")?;
-                store.commit(tmp, digest)
-            }
-            (
-                Sink::ArchiveFile {
-                    out, layer_written, ..
-                },
-                LayerOut::Archive(w),
-            ) => {
-                drop(
-                    w.into_inner()
-                        .map_err(|e| e.into_error())
-                        .context("writing layer")?,
-                );
-                oci_archive::finish_in_place(out.file(), digest, size, mtime)
-                    .with_context(|| format!("writing '{}'", out.shown().display()))?;
-                *layer_written = true;
-                Ok(())
-            }
-            (_, LayerOut::Archive(_)) => {
-                anyhow::bail!("a layer was written into an archive that does not exist")
-            }
-        }
-    }
-
-    /// Write `oci-layout` and `index.json` (and for archives, the tar around them) and move
-    /// the result into place. `mtime` is used for archive members; `layer` is the context
-    /// layer's digest (written first in an archive), if there is one.
-    pub fn finish(self, record: &ImageRecord, mtime: u64, layer: Option<&Sha256Sum>) -> Result<()> {
-        match self {
-            Sink::ArchiveFile {
-                staging,
-                mut out,
-                layer_written,
-            } => {
-                let store = BlobStore::create(staging.path())?;
-                let shown = out.shown().display().to_string();
-                oci_archive::write(&store, record, mtime, layer, layer_written, out.file_mut())
-                    .with_context(|| format!("writing '{shown}'"))?;
-                out.commit()?;
-                drop(staging);
-                Ok(())
-            }
-            Sink::ArchiveStream { staging, out } => {
-                let store = BlobStore::create(staging.path())?;
-                let what = || format!("writing the image to {}", out.name());
-                let mut file = out.file().try_clone().with_context(what)?;
-                oci_archive::write(&store, record, mtime, layer, false, &mut file)
-                    .with_context(what)
-                    .map_err(|e| out.explain(e))
-            }
-            Sink::NewLayout { staging, path } => {
-                layout_dir::write_top(staging.path(), &[], record)?;
-                let parent = existing_parent(&path)?;
-                let mut perms = fs::metadata(staging.path())
-                    .with_context(|| format!("reading '{}'", staging.path().display()))?
-                    .permissions();
-                std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-                fs::set_permissions(staging.path(), perms)
-                    .with_context(|| format!("reading '{}'", staging.path().display()))?;
-                crate::interrupt::check()?;
-                staging.rename_to(&path).with_context(|| {
-                    format!("moving the image layout into place at '{}'", path.display())
-                })?;
-                sync_dir(&parent)
-            }
-            Sink::ExistingLayout { path } => {
-                let existing = layout_dir::read_index(&path)?;
-                layout_dir::write_top(&path, &existing, record)
-            }
-        }
-    }
+/// A layer through a buffer into a temporary file of `store`, committed under the digest
+/// `write` returns.
+pub(crate) fn put_layer_in_store(
+    store: &BlobStore,
+    write: &mut WriteLayer<'_>,
+) -> Result<Sha256Sum> {
+    let mut out = BufWriter::with_capacity(BLOB_BUFFER, store.temp()?);
+    let (digest, _) = write(&mut out)?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context("writing layer")?;
+    store.commit(tmp, &digest)?;
+    Ok(digest)
 }
 
 /// Standard output as a `File` (a duplicate descriptor): unbuffered, and `io::copy` from a
@@ -324,4 +210,38 @@ pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into())
+}
+
+/// A bare blob store as a destination: blobs only, and `finish` writes nothing. The second
+/// build of `--check-reproducible` goes into one; so do tests.
+pub(crate) struct Scratch(pub BlobStore);
+
+impl Destination for Scratch {
+    fn format(&self) -> Format {
+        Format::OciDir
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(self.0.root())
+    }
+
+    fn has_blob(&self, digest: &Sha256Sum) -> bool {
+        self.0.has(digest)
+    }
+
+    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>> {
+        self.0.open_existing(digest)
+    }
+
+    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()> {
+        put_in_store(&self.0, digest, write)
+    }
+
+    fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()> {
+        put_layer_in_store(&self.0, write).map(drop)
+    }
+
+    fn finish(self: Box<Self>, _record: &ImageRecord, _cancel: &Cancel) -> Result<()> {
+        Ok(())
+    }
 }

@@ -31,6 +31,8 @@ pub fn exit_code(kind: ErrorKind, stdout_is_image: bool) -> u8 {
         ErrorKind::Usage => 2,
         ErrorKind::Rejected => 3,
         ErrorKind::Interrupted(sig) => (128 + sig).clamp(0, 255) as u8,
+        // Not made by the command line, which cancels only on signals: as for SIGINT.
+        ErrorKind::Cancelled => 130,
         ErrorKind::BrokenPipe => u8::from(stdout_is_image),
     }
 }

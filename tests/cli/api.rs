@@ -25,7 +25,13 @@ fn build_into(ctx: &std::path::Path, format: Format, out: &std::path::Path) -> B
     let mut opts =
         BuildOptions::new(ctx, format, Target::Path(out.to_path_buf()), 1_700_000_000).unwrap();
     opts.tags.push("app:1".into());
-    let prepared = build::prepare(&opts, &NoProgress).unwrap();
+    let prepared = build::prepare(
+        &opts,
+        imgbuild::sink::open(opts.format, &opts.target, 0).unwrap(),
+        &NoProgress,
+        &imgbuild::Cancel::never(),
+    )
+    .unwrap();
     assert_eq!(prepared.files(), 2);
     assert_eq!(prepared.bytes_in(), 6 + 18);
     prepared.build(&NoProgress).unwrap()
@@ -92,7 +98,13 @@ fn issue_10_dropping_a_prepared_build_leaves_nothing() {
         0,
     )
     .unwrap();
-    let prepared = build::prepare(&opts, &NoProgress).unwrap();
+    let prepared = build::prepare(
+        &opts,
+        imgbuild::sink::open(opts.format, &opts.target, 0).unwrap(),
+        &NoProgress,
+        &imgbuild::Cancel::never(),
+    )
+    .unwrap();
     assert_eq!(prepared.platforms().len(), 1);
     drop(prepared);
     assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);

@@ -10,14 +10,21 @@ use anyhow::{Context as _, Result};
 
 use self::report::BuildReport;
 use crate::build::{self, BuiltImage};
+use crate::cancel::Cancel;
 use crate::cli::BuildArgs;
 use crate::error::escape_bytes;
 use crate::options::BuildOptions;
 use crate::progress::Progress;
+use crate::sink;
 use crate::ui::Printer;
 use crate::ui::human_bytes;
 
-pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Result<()> {
+pub fn run(
+    args: &BuildArgs,
+    printer: &Printer,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<()> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -27,7 +34,9 @@ pub fn run(args: &BuildArgs, printer: &Printer, progress: &dyn Progress) -> Resu
         std::env::var_os("SOURCE_DATE_EPOCH").map(|v| v.to_string_lossy().into_owned()),
         now,
     )?;
-    let prepared = build::prepare(&opts, progress)?;
+    let mtime = opts.settings.created.max(0) as u64;
+    let dest = sink::open(opts.format, &opts.target, mtime)?;
+    let prepared = build::prepare(&opts, dest, progress, cancel)?;
     for i in prepared.ignored() {
         let slash = if i.is_dir { "/" } else { "" };
         printer.detail(&format!(

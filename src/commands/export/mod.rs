@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
 use self::report::{BlobsReport, ExportReport, OutputReport, RootfsReport, SourceReport};
+use crate::cancel::Cancel;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
 use crate::error::UsageError;
@@ -27,7 +28,7 @@ use crate::sink::output::{self, AtomicFile, FileOutput, Stream};
 use crate::sink::rootfs::dir::DirEmitter;
 use crate::sink::rootfs::tar::TarEmitter;
 use crate::sink::rootfs::{self, Counts};
-use crate::sink::{Format, Sink, Target, docker_archive};
+use crate::sink::{self, Format, Target};
 use crate::ui::Printer;
 use crate::ui::human_bytes;
 
@@ -110,14 +111,19 @@ fn format_name(f: ExportFormat) -> &'static str {
     }
 }
 
-pub fn run(args: &ExportArgs, printer: &Printer, progress: &dyn Progress) -> Result<()> {
+pub fn run(
+    args: &ExportArgs,
+    printer: &Printer,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<()> {
     let started = Instant::now();
     let opts = ExportOptions::from_args(args)?;
     let mut report = match opts.format {
         ExportFormat::RootfsTar | ExportFormat::RootfsDir => {
-            export_rootfs(&opts, printer, progress)?
+            export_rootfs(&opts, printer, progress, cancel)?
         }
-        _ => export_image(&opts, printer, progress)?,
+        _ => export_image(&opts, printer, progress, cancel)?,
     };
     progress.finish();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -190,14 +196,14 @@ fn export_image(
     opts: &ExportOptions,
     printer: &Printer,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<ExportReport> {
     let format = match opts.format {
         ExportFormat::OciDir => Format::OciDir,
         ExportFormat::DockerArchive => Format::DockerArchive,
         _ => Format::OciArchive,
     };
-    let sink = Sink::prepare(format, &opts.target)?;
-    let store = sink.store()?;
+    let mut dest = sink::open(format, &opts.target, opts.mtime)?;
     let image = Image::open(&opts.reference)
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
@@ -250,13 +256,10 @@ fn export_image(
     );
     let mut copied = Copied::default();
     progress.stage(Stage::CopyingBlobs, None);
-    copy::copy_tree(&image, &top, &store, &mut copied, progress)
+    copy::copy_tree(&image, &top, dest.as_mut(), &mut copied, progress, cancel)
         .with_context(|| format!("copying the blobs of '{}'", opts.reference))?;
     let record = copy::record(&top, &tags, &docker)?;
-    if format == Format::DockerArchive {
-        docker_archive::check_record(&record)?;
-    }
-    sink.finish(&record, opts.mtime, None)?;
+    dest.finish(&record, cancel)?;
     Ok(ExportReport {
         digest: top.digest().to_string(),
         media_type: top.media_type().to_string(),
@@ -312,6 +315,7 @@ fn export_rootfs(
     opts: &ExportOptions,
     printer: &Printer,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<ExportReport> {
     let out = claim(opts)?;
     let image = Image::open(&opts.reference)

@@ -22,8 +22,11 @@ use super::reference::{ImageRef, Transport};
 use super::{
     Platform, canonical, is_config, is_index, is_manifest, manifest, oci_layer, sniff_compression,
 };
+use crate::cancel::Cancel;
 use crate::digest::{HashWriter, Sha256Sum, VerifyingReader};
 use crate::error::{MissingFromImage, UsageError, invalid};
+use crate::progress::Progress;
+use crate::sink::Destination;
 
 /// index.json, indexes and manifests are read up to this size.
 pub const MAX_DOCUMENT: u64 = 4 << 20;
@@ -204,33 +207,34 @@ impl Image {
         ))
     }
 
-    /// Copy a blob into `store` under its digest, verified while it is copied (a blob that
+    /// Copy a blob into `dest` under its digest, verified while it is copied (a blob that
     /// does not match never gets its name). Reports the bytes to `progress`.
     pub fn copy_blob_into(
         &self,
         desc: &Descriptor,
-        store: &crate::store::BlobStore,
-        progress: &dyn crate::progress::Progress,
+        dest: &mut dyn Destination,
+        progress: &dyn Progress,
+        cancel: &Cancel,
     ) -> Result<()> {
         let hex = sha256_hex(desc)?;
         let digest =
             Sha256Sum::from_hex(hex).expect("sha256_hex returned 64 lowercase hex characters");
         let mut reader = self.open_blob(desc)?;
-        let mut tmp = store.temp()?;
         let mut buf = vec![0u8; 1 << 20];
-        loop {
-            crate::interrupt::check()?;
-            let n = reader
-                .read(&mut buf)
-                .with_context(|| format!("copying blob {}", desc.digest()))?;
-            if n == 0 {
-                break;
+        dest.put_blob(&digest, &mut |out| {
+            loop {
+                cancel.check()?;
+                let n = reader
+                    .read(&mut buf)
+                    .with_context(|| format!("copying blob {}", desc.digest()))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                out.write_all(&buf[..n])
+                    .with_context(|| format!("writing blob {}", desc.digest()))?;
+                progress.advance(n as u64, 0);
             }
-            io::Write::write_all(tmp.as_file_mut(), &buf[..n])
-                .with_context(|| format!("writing blob {}", desc.digest()))?;
-            progress.advance(n as u64, 0);
-        }
-        store.commit(tmp, &digest)
+        })
     }
 
     /// A small blob whole, verified; refused when its descriptor says more than `cap`.
