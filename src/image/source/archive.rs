@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use super::documents::check_layout_version;
+use super::layout::LayoutDir;
+use super::{BlobSource, Form, MAX_DOCUMENT};
 use crate::error::{MissingFromImage, escape_bytes, image_io, invalid};
 
 const MAX_MEMBERS: usize = 100_000;
@@ -278,6 +281,40 @@ fn join_link(member: &str, target: &str) -> Option<String> {
         }
     }
     Some(parts.join("/"))
+}
+
+/// A tar of an OCI image layout as a blob source.
+pub struct OciArchive {
+    tar: TarIndex,
+}
+
+impl OciArchive {
+    /// Check the archive's `oci-layout` version and that it has an `index.json`.
+    pub fn new(tar: TarIndex) -> Result<OciArchive> {
+        check_layout_version(&tar.read_member("oci-layout", MAX_DOCUMENT)?)?;
+        if !tar.contains("index.json") {
+            return Err(MissingFromImage("the archive has no 'index.json'".into()).into());
+        }
+        Ok(OciArchive { tar })
+    }
+}
+
+impl BlobSource for OciArchive {
+    fn form(&self) -> Form {
+        Form::OciArchive
+    }
+
+    fn index_json(&self) -> Result<Vec<u8>> {
+        self.tar.read_member("index.json", MAX_DOCUMENT)
+    }
+
+    fn open_blob(&self, hex: &str) -> Result<Box<dyn Read + '_>> {
+        Ok(Box::new(self.tar.open_member(&LayoutDir::blob_rel(hex))?))
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.tar.warnings()
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use super::documents::check_layout_version;
+use super::{BlobSource, Form, MAX_DOCUMENT};
 use crate::error::{escape_bytes, image_io, invalid};
 
 /// An OCI image-layout directory opened for reading: its files are opened relative to it,
@@ -56,9 +58,11 @@ impl LayoutDir {
                 Err(e) => return Err(image_io(e, &path)),
             }
         }
-        Ok(LayoutDir {
+        let dir = LayoutDir {
             root: root.to_path_buf(),
-        })
+        };
+        check_layout_version(&dir.read_file("oci-layout", MAX_DOCUMENT)?)?;
+        Ok(dir)
     }
 
     /// Open a file of the layout without following a symlink or blocking on a fifo.
@@ -103,6 +107,20 @@ impl LayoutDir {
     /// The path of the blob with sha256 `hex`, relative to the layout.
     pub fn blob_rel(hex: &str) -> String {
         format!("blobs/sha256/{hex}")
+    }
+}
+
+impl BlobSource for LayoutDir {
+    fn form(&self) -> Form {
+        Form::Layout
+    }
+
+    fn index_json(&self) -> Result<Vec<u8>> {
+        self.read_file("index.json", MAX_DOCUMENT)
+    }
+
+    fn open_blob(&self, hex: &str) -> Result<Box<dyn Read + '_>> {
+        Ok(Box::new(self.open_file(&LayoutDir::blob_rel(hex))?))
     }
 }
 
