@@ -58,30 +58,30 @@ const COMPACT_AT: u64 = 16 << 20;
 
 /// Index slots hold a node id in the low 22 bits (`MAX_NODES` + 1 < 2^22 - 1) and 10
 /// bits of its hash above, so that most probes never touch a node.
-const ID_BITS: u32 = 22;
-const ID_MASK: u32 = (1 << ID_BITS) - 1;
+pub(super) const ID_BITS: u32 = 22;
+pub(super) const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
 /// A node's `gid` when its owner ids are in `Tree::owners` (ids of 2^32 - 1 and more:
 /// `(uid_t)-1` is no owner on Linux, larger ones exist only in tar headers).
-const BIG_OWNER: u32 = u32::MAX;
+pub(super) const BIG_OWNER: u32 = u32::MAX;
 /// Distinct such owner pairs an image may use.
-const MAX_BIG_OWNERS: usize = 65_536;
+pub(super) const MAX_BIG_OWNERS: usize = 65_536;
 
 /// No node (an empty slot, the end of a list).
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 /// Node 0 is the image's root directory.
-const ROOT: u32 = 0;
+pub(super) const ROOT: u32 = 0;
 
 // Node kinds, in the top 4 bits of `Node::bits` (the low 12 are the permission bits).
-const FREE: u16 = 0;
-const DIR: u16 = 1;
-const FILE: u16 = 2;
-const SYMLINK: u16 = 3;
-const CHAR: u16 = 4;
-const BLOCK: u16 = 5;
+pub(super) const FREE: u16 = 0;
+pub(super) const DIR: u16 = 1;
+pub(super) const FILE: u16 = 2;
+pub(super) const SYMLINK: u16 = 3;
+pub(super) const CHAR: u16 = 4;
+pub(super) const BLOCK: u16 = 5;
 const FIFO: u16 = 6;
 /// Set when the node has an entry in `Tree::side` (a hard link's origin).
-const SIDE: u16 = 8;
+pub(super) const SIDE: u16 = 8;
 
 /// The metadata of a path in the flattened filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,36 +143,36 @@ pub enum NodeKind {
 
 /// One path of the tree: 48 bytes, whatever the path's length.
 #[derive(Debug, Clone, Copy)]
-struct Node {
+pub(super) struct Node {
     /// Dir: first child; file: size; symlink: target offset << 16 | length; special:
     /// major << 32 | minor.
-    data: u64,
-    mtime: i64,
-    parent: u32,
-    prev: u32,
-    next: u32,
+    pub(super) data: u64,
+    pub(super) mtime: i64,
+    pub(super) parent: u32,
+    pub(super) prev: u32,
+    pub(super) next: u32,
     /// The last component, in the arena.
-    name: u32,
+    pub(super) name: u32,
     /// The global entry number (see `Tree::seq`) that last wrote this path.
-    seq: u32,
-    uid: u32,
-    gid: u32,
-    name_len: u16,
+    pub(super) seq: u32,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    pub(super) name_len: u16,
     /// Kind << 12 | permission bits.
-    bits: u16,
+    pub(super) bits: u16,
 }
 
 impl Node {
-    fn kind(&self) -> u16 {
+    pub(super) fn kind(&self) -> u16 {
         (self.bits >> 12) & !SIDE
     }
-    fn has_side(&self) -> bool {
+    pub(super) fn has_side(&self) -> bool {
         (self.bits >> 12) & SIDE != 0
     }
-    fn is_dir(&self) -> bool {
+    pub(super) fn is_dir(&self) -> bool {
         self.kind() == DIR
     }
-    fn first_child(&self) -> u32 {
+    pub(super) fn first_child(&self) -> u32 {
         if self.is_dir() {
             self.data as u32
         } else {
@@ -198,33 +198,33 @@ type At<'a> = (u32, u32, i64, &'a [u8]);
 /// The flattened filesystem so far.
 #[derive(Debug)]
 pub struct Tree {
-    nodes: Vec<Node>,
+    pub(super) nodes: Vec<Node>,
     /// Freed nodes, linked through `next`.
-    free: u32,
+    pub(super) free: u32,
     /// Nodes in use, the root excluded.
-    live: usize,
-    names: Arena,
+    pub(super) live: usize,
+    pub(super) names: Arena,
     /// Arena bytes referenced by live nodes (names and symlink targets).
-    live_bytes: u64,
+    pub(super) live_bytes: u64,
     /// The arena is compacted from this size on, when it is mostly garbage.
-    compact_at: u64,
+    pub(super) compact_at: u64,
     /// Open addressing (linear probing) from (parent, name) to node; NONE is empty.
-    slots: Vec<u32>,
-    hasher: RandomState,
+    pub(super) slots: Vec<u32>,
+    pub(super) hasher: RandomState,
     /// Hard links: node → the entry whose content it shares (4 + 4 bytes per link).
-    side: HashMap<u32, u32>,
+    pub(super) side: HashMap<u32, u32>,
     /// Owner id pairs that do not fit a node (`gid` = BIG_OWNER, `uid` = index here).
-    owners: Vec<(u64, u64)>,
-    owner_index: HashMap<(u64, u64), u32>,
+    pub(super) owners: Vec<(u64, u64)>,
+    pub(super) owner_index: HashMap<(u64, u64), u32>,
     /// Bumped whenever a resolution may change (see `resolve_parent`).
-    generation: u64,
+    pub(super) generation: u64,
     /// The last parent resolved: its components joined, the directory, its path's length,
     /// the generation.
     last_parent: Option<(Vec<u8>, u32, usize, u64)>,
     /// The global entry number of each layer's first entry.
     layer_start: Vec<u32>,
     next_seq: u64,
-    root: Option<Meta>,
+    pub(super) root: Option<Meta>,
     /// Counts of whiteout and metadata entries met so far.
     pub stats: Stats,
 }
@@ -290,11 +290,11 @@ fn kind_bits(kind: Kind) -> u16 {
 
 /// A new node's content: kind, data word, metadata, hard-link origin.
 #[derive(Debug, Clone, Copy)]
-struct Content {
-    kind: u16,
-    data: u64,
-    meta: Meta,
-    origin: Option<u32>,
+pub(super) struct Content {
+    pub(super) kind: u16,
+    pub(super) data: u64,
+    pub(super) meta: Meta,
+    pub(super) origin: Option<u32>,
 }
 
 impl Tree {
@@ -699,12 +699,7 @@ impl Tree {
     }
 }
 
-#[path = "nodes.rs"]
-mod nodes;
-#[path = "plan.rs"]
-mod plan;
-pub use plan::{Action, Plan, Step};
+pub use super::plan::{Action, Plan, Step};
 
 #[cfg(test)]
-#[path = "tree_tests.rs"]
 mod tests;

@@ -362,7 +362,7 @@ mod structure {
     // See: issue #9
 
     use super::*;
-    use crate::sink::rootfs::arena::Arena;
+    use crate::flatten::arena::Arena;
 
     fn fe(p: &str) -> TarEntry {
         entry(p, Kind::File, None, 0)

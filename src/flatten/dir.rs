@@ -651,5 +651,4 @@ impl Drop for DirEmitter {
 }
 
 #[cfg(test)]
-#[path = "dir_tests.rs"]
 mod tests;
