@@ -363,46 +363,12 @@ impl DirEmitter {
                     names.push(c);
                 }
                 Err(e) if errno(&e) == libc::ENOENT => {
-                    // SAFETY: valid fd and name.
-                    match cvt(unsafe { libc::mkdirat(cur.as_raw_fd(), name.as_ptr(), 0o700) }) {
-                        Err(e) if errno(&e) != libc::EEXIST => {
-                            return Err(e).with_context(|| {
-                                format!("creating a directory for '{}'", escape_bytes(entry))
-                            });
-                        }
-                        _ => {}
-                    }
-                    cur = open_dir_at(cur.as_raw_fd(), &name)?;
+                    cur = make_dir_at(cur.as_raw_fd(), &name, entry)?;
                     names.push(c);
-                    let made = names.join(&b'/');
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64);
-                    let meta = Meta {
-                        mode: 0o755,
-                        uid: 0,
-                        gid: 0,
-                        mtime: now,
-                    };
-                    self.dirs.push((made, meta));
+                    self.made_on_way(names.join(&b'/'));
                 }
                 Err(e) if errno(&e) == libc::ELOOP || errno(&e) == libc::ENOTDIR => {
-                    let st = lstat_at(cur.as_raw_fd(), &name)?;
-                    if kind_of(&st) != libc::S_IFLNK {
-                        return Err(invalid(format!(
-                            "'{}': '{}' on its way is not a directory",
-                            escape_bytes(entry),
-                            escape_bytes(&c)
-                        )));
-                    }
-                    hops += 1;
-                    if hops > MAX_HOPS {
-                        return Err(invalid(format!(
-                            "'{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
-                            escape_bytes(entry)
-                        )));
-                    }
-                    let target = readlink_at(cur.as_raw_fd(), &name)?;
+                    let target = link_on_way(cur.as_raw_fd(), &name, &c, &mut hops, entry)?;
                     if target.starts_with(b"/") {
                         names.clear();
                         cur = self.root.try_clone()?;
@@ -419,6 +385,21 @@ impl DirEmitter {
             }
         }
         Ok((cur, names.join(&b'/')))
+    }
+
+    /// A directory `open_dir` made on the way, to be given its metadata at the end:
+    /// 0755, owned by 0:0, modified now.
+    fn made_on_way(&mut self, made: Vec<u8>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let meta = Meta {
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: now,
+        };
+        self.dirs.push((made, meta));
     }
 
     /// The parent directory of `path` and the last component: through the chain of open
@@ -479,6 +460,47 @@ impl DirEmitter {
         // SAFETY: valid fd, name and two timespecs.
         cvt(unsafe { libc::utimensat(dir, name.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
     }
+}
+
+/// A directory `name` in `dir` that `open_dir` found missing: made (0700; one that
+/// appeared meanwhile is fine) and opened.
+fn make_dir_at(dir: RawFd, name: &CStr, entry: &[u8]) -> Result<OwnedFd> {
+    // SAFETY: valid fd and name.
+    match cvt(unsafe { libc::mkdirat(dir, name.as_ptr(), 0o700) }) {
+        Err(e) if errno(&e) != libc::EEXIST => {
+            return Err(e)
+                .with_context(|| format!("creating a directory for '{}'", escape_bytes(entry)));
+        }
+        _ => {}
+    }
+    Ok(open_dir_at(dir, name)?)
+}
+
+/// `name` (`c`) in `dir`, which `open_dir` could not open as a directory: a symlink counts
+/// one more hop (at most `MAX_HOPS`) and its target is returned; anything else is refused.
+fn link_on_way(
+    dir: RawFd,
+    name: &CStr,
+    c: &[u8],
+    hops: &mut usize,
+    entry: &[u8],
+) -> Result<Vec<u8>> {
+    let st = lstat_at(dir, name)?;
+    if kind_of(&st) != libc::S_IFLNK {
+        return Err(invalid(format!(
+            "'{}': '{}' on its way is not a directory",
+            escape_bytes(entry),
+            escape_bytes(c)
+        )));
+    }
+    *hops += 1;
+    if *hops > MAX_HOPS {
+        return Err(invalid(format!(
+            "'{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
+            escape_bytes(entry)
+        )));
+    }
+    Ok(readlink_at(dir, name)?)
 }
 
 impl Emitter for DirEmitter {

@@ -394,33 +394,55 @@ impl Tree {
                 escape_bytes(&e.path)
             )));
         };
+        let at = (layer, seq, e.mtime, &e.path[..]);
+        if self.apply_whiteout(name, parents, at)? {
+            return Ok(());
+        }
+        let (dir, dir_len) = self.resolve_parent(parents, at)?;
+        if dir_len + usize::from(dir_len > 0) + name.len() > MAX_PATH {
+            return Err(invalid(format!(
+                "tar entry '{}' resolves to a path longer than {MAX_PATH} bytes",
+                escape_bytes(&e.path)
+            )));
+        }
+        let Some(content) = self.content_of(e, dir, name, meta, at)? else {
+            return Ok(());
+        };
+        self.insert(dir, name, content, seq)?;
+        self.maybe_compact()
+    }
+
+    /// The `.wh.` names of an entry (`name` under `parents`): a whiteout or opaque marker is
+    /// applied, aufs metadata skipped, a whiteout on the way refused. True when the entry
+    /// is done with, false when it is an ordinary entry.
+    fn apply_whiteout(&mut self, name: &[u8], parents: &[&[u8]], at: At) -> Result<bool> {
+        let (layer, _, _, path) = at;
         if let Some(p) = parents.iter().find(|c| c.starts_with(WHITEOUT)) {
             if p.starts_with(AUFS_META) && *p != OPAQUE {
                 self.stats.skipped += 1;
-                return Ok(());
+                return Ok(true);
             }
             return Err(invalid(format!(
                 "tar entry '{}' is inside a whiteout ('{}')",
-                escape_bytes(&e.path),
+                escape_bytes(path),
                 escape_bytes(p)
             )));
         }
-        let at = (layer, seq, e.mtime, &e.path[..]);
         if name == OPAQUE {
             self.stats.opaque += 1;
             let (dir, _) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
             self.remove_lower(dir, layer, false, at)?;
-            return Ok(());
+            return Ok(true);
         }
         if name.starts_with(AUFS_META) {
             self.stats.skipped += 1;
-            return Ok(());
+            return Ok(true);
         }
         if let Some(target) = name.strip_prefix(WHITEOUT) {
             if target.is_empty() || target == b"." || target == b".." {
                 return Err(invalid(format!(
                     "tar entry '{}' is a whiteout of '{}', which is refused",
-                    escape_bytes(&e.path),
+                    escape_bytes(path),
                     escape_bytes(target)
                 )));
             }
@@ -431,15 +453,22 @@ impl Tree {
             {
                 self.remove_lower(id, layer, true, at)?;
             }
-            return Ok(());
+            return Ok(true);
         }
-        let (dir, dir_len) = self.resolve_parent(parents, at)?;
-        if dir_len + usize::from(dir_len > 0) + name.len() > MAX_PATH {
-            return Err(invalid(format!(
-                "tar entry '{}' resolves to a path longer than {MAX_PATH} bytes",
-                escape_bytes(&e.path)
-            )));
-        }
+        Ok(false)
+    }
+
+    /// What entry `e` (`name` in `dir`) puts in the tree, or None when it is already done
+    /// (a directory over a directory takes the new metadata; a hard link to itself).
+    fn content_of(
+        &mut self,
+        e: &TarEntry,
+        dir: u32,
+        name: &[u8],
+        meta: Meta,
+        at: At,
+    ) -> Result<Option<Content>> {
+        let seq = at.1;
         let mut content = Content {
             kind: kind_bits(e.kind),
             data: 0,
@@ -452,7 +481,7 @@ impl Tree {
                     && self.nodes[id as usize].is_dir()
                 {
                     self.set_meta(id, meta, seq)?;
-                    return Ok(());
+                    return Ok(None);
                 }
                 content.data = u64::from(NONE);
             }
@@ -466,7 +495,7 @@ impl Tree {
             Kind::HardLink => {
                 let target = self.link_target(e, at)?;
                 if self.find(dir, name)? == Some(target) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let t = self.nodes[target as usize];
                 if t.is_dir() {
@@ -491,8 +520,7 @@ impl Tree {
                 content.data = (u64::from(e.dev.0) << 32) | u64::from(e.dev.1);
             }
         }
-        self.insert(dir, name, content, seq)?;
-        self.maybe_compact()
+        Ok(Some(content))
     }
 
     /// The existing node a hard link names: in-root (a leading `/` is the image root), its
@@ -575,27 +603,7 @@ impl Tree {
                 continue;
             }
             if c == b".." {
-                if cur == ROOT {
-                    let (l, t) = last_link.unwrap_or((NONE, Vec::new()));
-                    let l = if l == NONE {
-                        Vec::new()
-                    } else {
-                        self.path_of(l)
-                    };
-                    return Err(invalid(format!(
-                        "tar entry '{}' goes through symlink '{}' -> '{}', which leads outside the image's root",
-                        escape_bytes(entry),
-                        escape_bytes(&l),
-                        escape_bytes(&t)
-                    )));
-                }
-                let n = self.nodes[cur as usize];
-                cur = n.parent;
-                cur_len = if cur == ROOT {
-                    0
-                } else {
-                    cur_len - usize::from(n.name_len) - 1
-                };
+                (cur, cur_len) = self.climb(cur, cur_len, &last_link, entry)?;
                 continue;
             }
             let next_len = cur_len + usize::from(cur != ROOT) + c.len();
@@ -608,14 +616,7 @@ impl Tree {
             match self.find(cur, c)? {
                 Some(id) if self.nodes[id as usize].is_dir() => (cur, cur_len) = (id, next_len),
                 Some(id) if self.nodes[id as usize].kind() == SYMLINK => {
-                    hops += 1;
-                    if hops > MAX_HOPS {
-                        return Err(invalid(format!(
-                            "tar entry '{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
-                            escape_bytes(entry)
-                        )));
-                    }
-                    let target = self.symlink_target(&self.nodes[id as usize])?;
+                    let target = self.follow(id, &mut hops, entry)?;
                     if target.starts_with(b"/") {
                         (cur, cur_len) = (ROOT, 0);
                     }
@@ -630,19 +631,69 @@ impl Tree {
                     )));
                 }
                 None if create => {
-                    let content = Content {
-                        kind: DIR,
-                        data: u64::from(NONE),
-                        meta: Meta::implicit(mtime),
-                        origin: None,
-                    };
-                    cur = self.insert(cur, c, content, seq)?;
+                    cur = self.insert_implicit(cur, c, mtime, seq)?;
                     cur_len = next_len;
                 }
                 None => return Ok(None),
             }
         }
         Ok(Some((cur, cur_len)))
+    }
+
+    /// `..` from directory `cur` (its path `cur_len` bytes long) during `resolve_dir`: its
+    /// parent, refused at the root (`last_link` is the symlink that led there, if any).
+    fn climb(
+        &self,
+        cur: u32,
+        cur_len: usize,
+        last_link: &Option<(u32, Vec<u8>)>,
+        entry: &[u8],
+    ) -> Result<(u32, usize)> {
+        if cur == ROOT {
+            let (l, t) = last_link.clone().unwrap_or((NONE, Vec::new()));
+            let l = if l == NONE {
+                Vec::new()
+            } else {
+                self.path_of(l)
+            };
+            return Err(invalid(format!(
+                "tar entry '{}' goes through symlink '{}' -> '{}', which leads outside the image's root",
+                escape_bytes(entry),
+                escape_bytes(&l),
+                escape_bytes(&t)
+            )));
+        }
+        let n = self.nodes[cur as usize];
+        let parent = n.parent;
+        let len = if parent == ROOT {
+            0
+        } else {
+            cur_len - usize::from(n.name_len) - 1
+        };
+        Ok((parent, len))
+    }
+
+    /// Symlink `id` met during `resolve_dir`: one more hop (at most `MAX_HOPS`), its target.
+    fn follow(&self, id: u32, hops: &mut usize, entry: &[u8]) -> Result<Vec<u8>> {
+        *hops += 1;
+        if *hops > MAX_HOPS {
+            return Err(invalid(format!(
+                "tar entry '{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
+                escape_bytes(entry)
+            )));
+        }
+        self.symlink_target(&self.nodes[id as usize])
+    }
+
+    /// A missing directory `name` in `parent` created during `resolve_dir`: implicit, 0755.
+    fn insert_implicit(&mut self, parent: u32, name: &[u8], mtime: i64, seq: u32) -> Result<u32> {
+        let content = Content {
+            kind: DIR,
+            data: u64::from(NONE),
+            meta: Meta::implicit(mtime),
+            origin: None,
+        };
+        self.insert(parent, name, content, seq)
     }
 
     /// What lower layers (< `layer`) put below `top` (and `top` itself when `itself`) goes;
