@@ -56,12 +56,13 @@ pub mod compress; // gzip (parallel, reproducible), zstd, none
 pub mod context; // the walk: the context on disk becomes ordered entries
 pub mod digest; // sha256 while streaming, verifying readers
 pub mod error; // the typed error and its kinds
+pub mod flatten; // an image's layers flattened into one root filesystem (export rootfs-tar/rootfs-dir)
 pub mod image; // config, manifest, index; reading existing images; base images
 pub mod interrupt; // signals and the temporary paths they must not leave behind
 pub mod layer; // tar headers and the one-pass layer writer; reading layers back
 pub mod options; // what to build, as plain data
 pub mod progress; // what long operations report
-pub mod sink; // where an image goes: archive, layout dir, stream, root filesystem
+pub mod sink; // where an image goes: archive, layout dir, stream
 pub mod store; // the content-addressed blob store
 
 // The command line, not part of the library's documented surface.

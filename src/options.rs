@@ -104,27 +104,8 @@ impl BuildOptions {
             OutputFormat::OciArchive => Format::OciArchive,
             OutputFormat::OciDir => Format::OciDir,
         };
-        let target = match &args.output {
-            Some(p) if p.as_os_str() == "-" => Target::Stdout,
-            Some(p) => Target::Path(p.clone()),
-            None if std::io::stdout().is_terminal() => {
-                return Err(usage_hint(
-                    "no output given and stdout is a terminal",
-                    "pass -o app.tar (or --format oci-dir -o DIR), or pipe stdout into a program",
-                ));
-            }
-            None => Target::Stdout,
-        };
-        let mut output_in_context = Vec::new();
-        if let Target::Path(p) = &target {
-            output_in_context.extend(output_inside(&context, p, format)?);
-            // A symbolic link's target is what gets replaced: leave it out too.
-            if let Ok((real, _)) = crate::sink::output::resolve(p)
-                && real != *p
-            {
-                output_in_context.extend(output_inside(&context, &real, format)?);
-            }
-        }
+        let target = output_target(args)?;
+        let output_in_context = outputs_in_context(&context, &target, format)?;
         let platforms = parse_platforms(&args.platform)?;
         let base = args
             .base
@@ -154,41 +135,8 @@ impl BuildOptions {
             Some(c) => parse_chown(c)?,
             None => (0, 0),
         };
-        let mut extra = None;
-        if let Some(file) = &args.ignore_file {
-            let text = std::fs::read(file)
-                .with_context(|| format!("reading --ignore-file '{}'", file.display()))?;
-            extra = Some(DockerIgnore::parse(
-                &String::from_utf8_lossy(&text),
-                &file.display().to_string(),
-            )?);
-        }
-        // No version: a new release must not change every image's digest. A user who wants
-        // it recorded says so with --label or --annotation.
-        let mut created_by = String::from("imgbuild build");
-        if !prefix.is_empty() {
-            created_by.push_str(&format!(" --prefix /{}", String::from_utf8_lossy(&prefix)));
-        }
-        let settings = ImageSettings {
-            env: parse_kv_list("--env", &args.env)?,
-            labels: parse_kv_list("--label", &args.labels)?,
-            annotations: parse_kv_list("--annotation", &args.annotations)?,
-            entrypoint: args
-                .entrypoint
-                .as_deref()
-                .map(|s| parse_cmd("--entrypoint", s))
-                .transpose()?,
-            cmd: args
-                .cmd
-                .as_deref()
-                .map(|s| parse_cmd("--cmd", s))
-                .transpose()?,
-            workdir: args.workdir.as_deref().map(parse_workdir).transpose()?,
-            user: args.user.as_deref().map(parse_user).transpose()?,
-            expose: parse_expose(&args.expose)?,
-            created: source_date_epoch.unwrap_or(now),
-            created_by,
-        };
+        let extra = read_ignore_file(args)?;
+        let settings = image_settings(args, &prefix, source_date_epoch.unwrap_or(now))?;
         Ok(BuildOptions {
             context,
             context_arg: args.context.clone(),
@@ -215,6 +163,88 @@ impl BuildOptions {
             check_reproducible: args.check_reproducible,
         })
     }
+}
+
+/// Where `-o` sends the image: stdout for `-` or no `-o` (refused on a terminal).
+fn output_target(args: &BuildArgs) -> Result<Target> {
+    let target = match &args.output {
+        Some(p) if p.as_os_str() == "-" => Target::Stdout,
+        Some(p) => Target::Path(p.clone()),
+        None if std::io::stdout().is_terminal() => {
+            return Err(usage_hint(
+                "no output given and stdout is a terminal",
+                "pass -o app.tar (or --format oci-dir -o DIR), or pipe stdout into a program",
+            ));
+        }
+        None => Target::Stdout,
+    };
+    Ok(target)
+}
+
+/// The output file's places inside the context (also its link target's), to be left out of
+/// the walk.
+fn outputs_in_context(
+    context: &Path,
+    target: &Target,
+    format: Format,
+) -> Result<Vec<OutputInContext>> {
+    let mut output_in_context = Vec::new();
+    if let Target::Path(p) = target {
+        output_in_context.extend(output_inside(context, p, format)?);
+        // A symbolic link's target is what gets replaced: leave it out too.
+        if let Ok((real, _)) = crate::sink::output::resolve(p)
+            && real != *p
+        {
+            output_in_context.extend(output_inside(context, &real, format)?);
+        }
+    }
+    Ok(output_in_context)
+}
+
+/// `--ignore-file`, read and parsed.
+fn read_ignore_file(args: &BuildArgs) -> Result<Option<DockerIgnore>> {
+    let mut extra = None;
+    if let Some(file) = &args.ignore_file {
+        let text = std::fs::read(file)
+            .with_context(|| format!("reading --ignore-file '{}'", file.display()))?;
+        extra = Some(DockerIgnore::parse(
+            &String::from_utf8_lossy(&text),
+            &file.display().to_string(),
+        )?);
+    }
+    Ok(extra)
+}
+
+/// The config's settings and history line from the flags; `created` in seconds since the
+/// epoch.
+fn image_settings(args: &BuildArgs, prefix: &[u8], created: i64) -> Result<ImageSettings> {
+    // No version: a new release must not change every image's digest. A user who wants
+    // it recorded says so with --label or --annotation.
+    let mut created_by = String::from("imgbuild build");
+    if !prefix.is_empty() {
+        created_by.push_str(&format!(" --prefix /{}", String::from_utf8_lossy(prefix)));
+    }
+    let settings = ImageSettings {
+        env: parse_kv_list("--env", &args.env)?,
+        labels: parse_kv_list("--label", &args.labels)?,
+        annotations: parse_kv_list("--annotation", &args.annotations)?,
+        entrypoint: args
+            .entrypoint
+            .as_deref()
+            .map(|s| parse_cmd("--entrypoint", s))
+            .transpose()?,
+        cmd: args
+            .cmd
+            .as_deref()
+            .map(|s| parse_cmd("--cmd", s))
+            .transpose()?,
+        workdir: args.workdir.as_deref().map(parse_workdir).transpose()?,
+        user: args.user.as_deref().map(parse_user).transpose()?,
+        expose: parse_expose(&args.expose)?,
+        created,
+        created_by,
+    };
+    Ok(settings)
 }
 
 fn resolve_context(path: &Path) -> Result<PathBuf> {

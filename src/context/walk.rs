@@ -10,7 +10,7 @@
 //! Every error is fatal: an image silently missing a file is worse than a failed build.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -114,16 +114,23 @@ struct Walker {
 impl Walker {
     /// Visit the children of `dir`; returns whether any entry below it was included.
     fn visit_dir(&mut self, dir: &Path, rel_dir: &[u8], dir_excluded: bool) -> Result<bool> {
-        let mut names = Vec::new();
-        let read = fs::read_dir(dir)
-            .with_context(|| format!("reading directory '{}'", display_rel(rel_dir)))?;
-        for entry in read {
-            let entry =
-                entry.with_context(|| format!("reading directory '{}'", display_rel(rel_dir)))?;
-            names.push(entry.file_name());
+        let names = sorted_names(dir, rel_dir)?;
+        let pushed = self.push_gitignore(dir, rel_dir, &names)?;
+        let mut any_included = false;
+        for name in names {
+            if self.visit_entry(dir, rel_dir, &name, dir_excluded)? {
+                any_included = true;
+            }
         }
-        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        if pushed {
+            self.gitignores.pop();
+        }
+        Ok(any_included)
+    }
 
+    /// The `.gitignore` of `dir` (its entries are `names`), when gitignore files apply and
+    /// it is a regular file: its matcher is pushed and true returned.
+    fn push_gitignore(&mut self, dir: &Path, rel_dir: &[u8], names: &[OsString]) -> Result<bool> {
         // A .gitignore that is not a regular file is not read (a fifo would block); the
         // entry itself is then stored, skipped or refused like any other.
         let has_gitignore = names.iter().any(|n| n == ".gitignore")
@@ -137,87 +144,100 @@ impl Walker {
             self.gitignores.push(matcher);
             true
         };
+        Ok(pushed)
+    }
 
-        let mut any_included = false;
-        for name in names {
-            let rel = join_rel(rel_dir, name.as_bytes());
-            let full = dir.join(&name);
-            let meta = fs::symlink_metadata(&full)
-                .with_context(|| format!("reading metadata of '{}'", escape_bytes(&rel)))?;
-            let ft = meta.file_type();
-            let is_dir = ft.is_dir();
+    /// Visit `name` in `dir` (`rel_dir` in the context); returns whether it, or for a
+    /// directory anything below it, was included.
+    fn visit_entry(
+        &mut self,
+        dir: &Path,
+        rel_dir: &[u8],
+        name: &OsStr,
+        dir_excluded: bool,
+    ) -> Result<bool> {
+        let rel = join_rel(rel_dir, name.as_bytes());
+        let full = dir.join(name);
+        let meta = fs::symlink_metadata(&full)
+            .with_context(|| format!("reading metadata of '{}'", escape_bytes(&rel)))?;
+        let ft = meta.file_type();
+        let is_dir = ft.is_dir();
 
-            if name == ".git" {
-                self.ignore(&rel, is_dir, IgnoreReason::Git);
-                continue;
-            }
-            if self
-                .output
-                .iter()
-                .any(|o| o.covers(rel_dir, name.as_bytes()))
+        if name == ".git" {
+            self.ignore(&rel, is_dir, IgnoreReason::Git);
+            return Ok(false);
+        }
+        if self
+            .output
+            .iter()
+            .any(|o| o.covers(rel_dir, name.as_bytes()))
+        {
+            self.ignore(&rel, is_dir, IgnoreReason::Output);
+            return Ok(false);
+        }
+        let reason = self.decide(&rel, &full, is_dir, dir_excluded);
+        if !is_dir && let Some(reason) = reason {
+            self.ignore(&rel, false, reason);
+            return Ok(false);
+        }
+        if is_dir {
+            if let Some(reason) = &reason
+                && !self.docker_may_reinclude(&rel, reason)
             {
-                self.ignore(&rel, is_dir, IgnoreReason::Output);
-                continue;
+                self.ignore(&rel, true, reason.clone());
+                return Ok(false);
             }
-            let reason = self.decide(&rel, &full, is_dir, dir_excluded);
-            if !is_dir && let Some(reason) = reason {
-                self.ignore(&rel, false, reason);
-                continue;
+            let index = self.out.entries.len();
+            self.out
+                .entries
+                .push(entry_from(&rel, EntryKind::Dir, &meta));
+            let below = self.visit_dir(&full, &rel, reason.is_some())?;
+            if let Some(reason) = reason
+                && !below
+            {
+                self.out.entries.truncate(index);
+                self.ignore(&rel, true, reason);
+                return Ok(false);
             }
-            if is_dir {
-                if let Some(reason) = &reason
-                    && !self.docker_may_reinclude(&rel, reason)
-                {
-                    self.ignore(&rel, true, reason.clone());
-                    continue;
-                }
-                let index = self.out.entries.len();
-                self.out
-                    .entries
-                    .push(entry_from(&rel, EntryKind::Dir, &meta));
-                let below = self.visit_dir(&full, &rel, reason.is_some())?;
-                if let Some(reason) = reason
-                    && !below
-                {
-                    self.out.entries.truncate(index);
-                    self.ignore(&rel, true, reason);
-                    continue;
-                }
-                any_included = true;
-            } else if ft.is_file() {
-                self.out
-                    .entries
-                    .push(entry_from(&rel, EntryKind::File, &meta));
-                any_included = true;
-            } else if ft.is_symlink() {
-                let target = fs::read_link(&full)
-                    .with_context(|| format!("reading symlink '{}'", escape_bytes(&rel)))?;
-                let kind = EntryKind::Symlink(target.as_os_str().as_bytes().to_vec());
-                self.out.entries.push(entry_from(&rel, kind, &meta));
-                any_included = true;
-            } else if ft.is_socket() {
-                self.out.sockets.push(rel);
+            return Ok(true);
+        }
+        self.visit_other(rel, &full, &meta)
+    }
+
+    /// A non-directory that the rules keep: a file or symlink is stored (true), a socket
+    /// set aside, anything else refused.
+    fn visit_other(&mut self, rel: Vec<u8>, full: &Path, meta: &fs::Metadata) -> Result<bool> {
+        let ft = meta.file_type();
+        if ft.is_file() {
+            self.out
+                .entries
+                .push(entry_from(&rel, EntryKind::File, meta));
+            Ok(true)
+        } else if ft.is_symlink() {
+            let target = fs::read_link(full)
+                .with_context(|| format!("reading symlink '{}'", escape_bytes(&rel)))?;
+            let kind = EntryKind::Symlink(target.as_os_str().as_bytes().to_vec());
+            self.out.entries.push(entry_from(&rel, kind, meta));
+            Ok(true)
+        } else if ft.is_socket() {
+            self.out.sockets.push(rel);
+            Ok(false)
+        } else {
+            let kind = if ft.is_fifo() {
+                "fifo"
+            } else if ft.is_char_device() {
+                "character device"
+            } else if ft.is_block_device() {
+                "block device"
             } else {
-                let kind = if ft.is_fifo() {
-                    "fifo"
-                } else if ft.is_char_device() {
-                    "character device"
-                } else if ft.is_block_device() {
-                    "block device"
-                } else {
-                    "file of unknown type"
-                };
-                return Err(SpecialFile {
-                    path: escape_bytes(&rel),
-                    kind,
-                }
-                .into());
+                "file of unknown type"
+            };
+            Err(SpecialFile {
+                path: escape_bytes(&rel),
+                kind,
             }
+            .into())
         }
-        if pushed {
-            self.gitignores.pop();
-        }
-        Ok(any_included)
     }
 
     /// The rule that excludes `rel`, or None when it is included. `.dockerignore` has the last
@@ -279,6 +299,20 @@ impl Walker {
 
 fn not_regular() -> std::io::Error {
     std::io::Error::other("it is not a regular file")
+}
+
+/// The names in `dir` (`rel_dir` in the context), in byte order.
+fn sorted_names(dir: &Path, rel_dir: &[u8]) -> Result<Vec<OsString>> {
+    let mut names = Vec::new();
+    let read = fs::read_dir(dir)
+        .with_context(|| format!("reading directory '{}'", display_rel(rel_dir)))?;
+    for entry in read {
+        let entry =
+            entry.with_context(|| format!("reading directory '{}'", display_rel(rel_dir)))?;
+        names.push(entry.file_name());
+    }
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
 }
 
 fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {

@@ -48,42 +48,7 @@ pub fn build_config(
     diff_id: &Sha256Sum,
 ) -> Result<ImageConfiguration> {
     let created = rfc3339(s.created);
-    let mut config: Config = base.and_then(|b| b.config().clone()).unwrap_or_default();
-    let mut env = config.env().clone().unwrap_or_default();
-    for (k, v) in &s.env {
-        let entry = format!("{k}={v}");
-        match env
-            .iter_mut()
-            .find(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == k)
-        {
-            Some(slot) => *slot = entry,
-            None => env.push(entry),
-        }
-    }
-    config.set_env((!env.is_empty()).then_some(env));
-    let mut labels = config.labels().clone().unwrap_or_default();
-    labels.extend(s.labels.iter().cloned());
-    config.set_labels((!labels.is_empty()).then_some(labels));
-    if let Some(ep) = &s.entrypoint {
-        config.set_entrypoint((!ep.is_empty()).then(|| ep.clone()));
-        if s.cmd.is_none() {
-            config.set_cmd(None);
-        }
-    }
-    if let Some(cmd) = &s.cmd {
-        config.set_cmd((!cmd.is_empty()).then(|| cmd.clone()));
-    }
-    if let Some(dir) = &s.workdir {
-        config.set_working_dir(Some(dir.clone()));
-    }
-    if let Some(user) = &s.user {
-        config.set_user(Some(user.clone()));
-    }
-    let mut ports = config.exposed_ports().clone().unwrap_or_default();
-    ports.extend(s.expose.iter().cloned());
-    ports.sort();
-    ports.dedup();
-    config.set_exposed_ports((!ports.is_empty()).then_some(ports));
+    let config = runtime_config(s, base);
 
     let mut diff_ids: Vec<String> = base
         .map(|b| b.rootfs().diff_ids().clone())
@@ -128,6 +93,47 @@ pub fn build_config(
         image.set_config(Some(config));
     }
     Ok(image)
+}
+
+/// The runtime settings: the base's (if any) with the flags applied (see `build_config`).
+fn runtime_config(s: &ImageSettings, base: Option<&ImageConfiguration>) -> Config {
+    let mut config: Config = base.and_then(|b| b.config().clone()).unwrap_or_default();
+    let mut env = config.env().clone().unwrap_or_default();
+    for (k, v) in &s.env {
+        let entry = format!("{k}={v}");
+        match env
+            .iter_mut()
+            .find(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == k)
+        {
+            Some(slot) => *slot = entry,
+            None => env.push(entry),
+        }
+    }
+    config.set_env((!env.is_empty()).then_some(env));
+    let mut labels = config.labels().clone().unwrap_or_default();
+    labels.extend(s.labels.iter().cloned());
+    config.set_labels((!labels.is_empty()).then_some(labels));
+    if let Some(ep) = &s.entrypoint {
+        config.set_entrypoint((!ep.is_empty()).then(|| ep.clone()));
+        if s.cmd.is_none() {
+            config.set_cmd(None);
+        }
+    }
+    if let Some(cmd) = &s.cmd {
+        config.set_cmd((!cmd.is_empty()).then(|| cmd.clone()));
+    }
+    if let Some(dir) = &s.workdir {
+        config.set_working_dir(Some(dir.clone()));
+    }
+    if let Some(user) = &s.user {
+        config.set_user(Some(user.clone()));
+    }
+    let mut ports = config.exposed_ports().clone().unwrap_or_default();
+    ports.extend(s.expose.iter().cloned());
+    ports.sort();
+    ports.dedup();
+    config.set_exposed_ports((!ports.is_empty()).then_some(ports));
+    config
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, proleptic Gregorian).

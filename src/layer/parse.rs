@@ -534,5 +534,4 @@ fn check_names(e: &TarEntry) -> Result<()> {
 }
 
 #[cfg(test)]
-#[path = "parse_tests.rs"]
 mod tests;

@@ -9,7 +9,6 @@ pub mod docker_archive;
 pub mod layout_dir;
 pub mod oci_archive;
 pub mod output;
-pub mod rootfs;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

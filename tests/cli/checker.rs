@@ -754,5 +754,4 @@ fn validate(schema: &jsonschema::Validator, doc: &Value, what: &str) -> Result<(
     Ok(())
 }
 
-#[path = "checker_tests.rs"]
 mod tests;

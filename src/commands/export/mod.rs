@@ -1,7 +1,7 @@
 //! `imgbuild export`: checked options → output claimed (temporary file or staging directory
 //! beside it) → IMAGE opened → either every blob copied verbatim into another form
 //! (oci-archive, oci-dir, docker-archive; `--platform` keeps one image of an index), or the
-//! layers flattened (two passes, see `sink::rootfs`) into one tar stream or a new
+//! layers flattened (two passes, see `flatten`) into one tar stream or a new
 //! directory → moved into place → the digest (or `--json`) on stdout.
 
 mod report;
@@ -17,6 +17,9 @@ use crate::cancel::Cancel;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
 use crate::error::UsageError;
+use crate::flatten::dir::DirEmitter;
+use crate::flatten::tar::TarEmitter;
+use crate::flatten::{self, Counts};
 use crate::image::copy::{self, Copied};
 use crate::image::reference::ImageRef;
 use crate::image::source::Image;
@@ -25,9 +28,6 @@ use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
 use crate::progress::{Progress, Stage};
 use crate::sink::output::{self, AtomicFile, FileOutput, Stream};
-use crate::sink::rootfs::dir::DirEmitter;
-use crate::sink::rootfs::tar::TarEmitter;
-use crate::sink::rootfs::{self, Counts};
 use crate::sink::{self, Format, Target};
 use crate::ui::Printer;
 use crate::ui::human_bytes;
@@ -344,7 +344,7 @@ fn export_rootfs(
         .iter()
         .fold(0u64, |a, l| a.saturating_add(l.size()));
     progress.stage(Stage::ReadingLayers, Some(layer_bytes));
-    let tree = rootfs::flatten(&image, &sel, &opts.limits, progress)?;
+    let tree = flatten::flatten(&image, &sel, &opts.limits, progress)?;
     let stats = tree.stats;
     let plan = tree.into_plan();
     progress.stage_files(Stage::WritingRootfs, Some(layer_bytes), plan.data_count());
@@ -353,7 +353,7 @@ fn export_rootfs(
             let what = || format!("writing '{}'", out.shown().display());
             let file = out.file().try_clone().with_context(what)?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
+            flatten::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
             let (w, counts) = tar.finish()?;
             w.into_inner()
                 .map_err(|e| e.into_error())
@@ -365,13 +365,13 @@ fn export_rootfs(
             let what = || format!("writing to {}", out.name());
             let file = out.file().try_clone().with_context(what)?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            let written = rootfs::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)
+            let written = flatten::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)
                 .and_then(|()| tar.finish())
                 .and_then(|(mut w, counts)| w.flush().with_context(what).map(|()| counts));
             written.map_err(|e| out.explain(e))?
         }
         RootfsOut::Dir(mut dir) => {
-            rootfs::emit(&image, &sel, &opts.limits, &plan, &mut dir, progress)?;
+            flatten::emit(&image, &sel, &opts.limits, &plan, &mut dir, progress)?;
             dir.finish()?
         }
     };

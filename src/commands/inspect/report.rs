@@ -121,16 +121,7 @@ pub fn write_human(r: &InspectReport, printer: &Printer) -> io::Result<()> {
 /// an image string with a newline stays on its line).
 fn human(r: &InspectReport) -> Vec<String> {
     let mut out = Vec::new();
-    let mut line = |label: &str, values: &[String]| {
-        let label = format!("{label}:");
-        if values.is_empty() {
-            out.push(format!("{label:<W$}-"));
-        }
-        for (i, v) in values.iter().enumerate() {
-            let l = if i == 0 { label.as_str() } else { "" };
-            out.push(format!("{l:<W$}{v}"));
-        }
-    };
+    let mut line = |label: &str, values: &[String]| push_line(&mut out, label, values);
     let one = |s: &str| vec![s.to_owned()];
     let opt = |s: &Option<String>| s.iter().cloned().collect::<Vec<_>>();
     let m = &r.manifest;
@@ -178,6 +169,37 @@ fn human(r: &InspectReport) -> Vec<String> {
     };
     line("Labels", &pairs(&m.labels));
     line("Annotations", &pairs(&m.annotations));
+    layer_lines(m, &mut out);
+    if let Some(v) = &r.verify {
+        let state = if v.ok {
+            "ok".to_owned()
+        } else {
+            format!("{} problem(s), listed on stderr", v.problems.len())
+        };
+        out.push(format!(
+            "{:<W$}{state} ({} blobs, {})",
+            "Verified:",
+            v.blobs,
+            human_bytes(v.bytes)
+        ));
+    }
+    out
+}
+
+/// One label's aligned lines: `Label:  value`, further values below it, `-` for none.
+fn push_line(out: &mut Vec<String>, label: &str, values: &[String]) {
+    let label = format!("{label}:");
+    if values.is_empty() {
+        out.push(format!("{label:<W$}-"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        let l = if i == 0 { label.as_str() } else { "" };
+        out.push(format!("{l:<W$}{v}"));
+    }
+}
+
+/// The `Layers:` line (count and total sizes) and the table of layers below it.
+fn layer_lines(m: &ManifestReport, out: &mut Vec<String>) {
     // Sizes come from the image: add them without overflowing.
     let total = m.layers.iter().fold(0u64, |a, l| a.saturating_add(l.size));
     let unpacked = m.layers.iter().try_fold(0u64, |a, l| {
@@ -187,7 +209,7 @@ fn human(r: &InspectReport) -> Vec<String> {
         Some(u) => format!("{}, {} uncompressed", human_bytes(total), human_bytes(u)),
         None => human_bytes(total),
     };
-    line("Layers", &[format!("{} ({sizes})", m.layers.len())]);
+    push_line(out, "Layers", &[format!("{} ({sizes})", m.layers.len())]);
     let kind_w = column_width(m.layers.iter().map(|l| short_type(&l.media_type)), 4);
     if !m.layers.is_empty() {
         out.push(format!(
@@ -208,20 +230,6 @@ fn human(r: &InspectReport) -> Vec<String> {
             l.digest
         ));
     }
-    if let Some(v) = &r.verify {
-        let state = if v.ok {
-            "ok".to_owned()
-        } else {
-            format!("{} problem(s), listed on stderr", v.problems.len())
-        };
-        out.push(format!(
-            "{:<W$}{state} ({} blobs, {})",
-            "Verified:",
-            v.blobs,
-            human_bytes(v.bytes)
-        ));
-    }
-    out
 }
 
 /// `tar+gzip` for an OCI layer type, the whole type otherwise.

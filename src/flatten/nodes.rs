@@ -5,11 +5,12 @@ use std::hash::{BuildHasher, Hasher};
 
 use anyhow::Result;
 
-use super::{
-    BIG_OWNER, BLOCK, CHAR, Content, DIR, FILE, FREE, ID_BITS, ID_MASK, Kind, MAX_BIG_OWNERS,
-    MAX_NODES, Meta, NONE, Node, NodeKind, ROOT, SIDE, SYMLINK, Tree,
+use super::tree::{
+    BIG_OWNER, BLOCK, CHAR, Content, DIR, FILE, FREE, ID_BITS, ID_MASK, MAX_BIG_OWNERS, MAX_NODES,
+    Meta, NONE, Node, NodeKind, ROOT, SIDE, SYMLINK, Tree,
 };
 use crate::error::invalid;
+use crate::layer::parse::Kind;
 
 /// The tag bits of a slot for hash `h`.
 fn tag_of(h: u64) -> u32 {

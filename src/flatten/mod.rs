@@ -10,6 +10,8 @@
 
 mod arena;
 pub mod dir;
+mod nodes;
+mod plan;
 mod sys;
 pub mod tar;
 pub mod tree;

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use super::{DIR, FILE, FREE, Kind, Meta, NONE, NodeKind, ROOT, Tree};
+use super::tree::{DIR, FILE, FREE, Meta, NONE, NodeKind, ROOT, Tree};
+use crate::layer::parse::Kind;
 
 /// One output entry (owned; see `Plan::step` for the allocation-free form).
 #[derive(Debug, Clone, PartialEq, Eq)]

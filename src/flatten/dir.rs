@@ -23,8 +23,7 @@
 //! the plan at the end, and directory fds are reused through a chain of open directories
 //! (the last path's), so each entry costs a few system calls whatever its depth.
 
-use std::collections::VecDeque;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -32,8 +31,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::sys::{cstr, cvt, errno, kind_of, lstat_at, open_dir_at, openat, readlink_at, times};
-use super::tree::{MAX_HOPS, Meta};
+use super::sys::{cstr, cvt, errno, kind_of, lstat_at, openat, times};
+use super::tree::Meta;
 use super::{Content, Counts, Emitter, Plan, copy_content};
 use crate::error::{UsageError, escape_bytes, invalid};
 use crate::layer::parse::Kind;
@@ -268,173 +267,6 @@ impl DirEmitter {
         cvt(unsafe { libc::futimens(fd, t.as_ptr()) })
     }
 
-    /// Directory `dir` (a clean path of real directories, as a plan gives) through the
-    /// chain of open directories: only the components after the part shared with the last
-    /// path are opened, never following anything. None when something on the way is
-    /// missing, not a directory or a symlink, or the path is not clean.
-    fn open_real(&mut self, dir: &[u8]) -> Result<Option<OwnedFd>> {
-        let mut comps = dir
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .peekable();
-        let mut kept = 0;
-        while let (Some(c), Some((name, _))) = (comps.peek(), self.open.get(kept))
-            && *c == name.as_slice()
-        {
-            comps.next();
-            kept += 1;
-        }
-        self.open.truncate(kept);
-        let mut deep: Option<OwnedFd> = None;
-        for c in comps {
-            if c == b"." || c == b".." {
-                return Ok(None);
-            }
-            let at = match (&deep, self.open.last()) {
-                (Some(fd), _) | (None, Some((_, fd))) => fd.as_raw_fd(),
-                (None, None) => self.root.as_raw_fd(),
-            };
-            match open_dir_at(at, &cstr(c)?) {
-                Ok(fd) if deep.is_none() && self.open.len() < MAX_OPEN => {
-                    self.open.push((c.to_vec(), fd));
-                }
-                Ok(fd) => deep = Some(fd),
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ELOOP | libc::ENOTDIR) => {
-                    return Ok(None);
-                }
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("opening directory '{}'", escape_bytes(dir)));
-                }
-            }
-        }
-        Ok(Some(match (deep, self.open.last()) {
-            (Some(fd), _) => fd,
-            (None, Some((_, fd))) => fd.try_clone()?,
-            (None, None) => self.root.try_clone()?,
-        }))
-    }
-
-    /// An existing directory by its real path (no symlinks on the way).
-    fn open_path(&mut self, path: &[u8]) -> Result<OwnedFd> {
-        if let Some(fd) = self.open_real(path)? {
-            return Ok(fd);
-        }
-        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
-        self.walk(&comps)
-    }
-
-    /// Open existing directories from the root, never following anything.
-    fn walk(&self, comps: &[&[u8]]) -> Result<OwnedFd> {
-        let mut cur = self.root.try_clone()?;
-        for c in comps.iter().filter(|c| !c.is_empty()) {
-            cur = open_dir_at(cur.as_raw_fd(), &cstr(c)?)?;
-        }
-        Ok(cur)
-    }
-
-    /// Open the directory `path` names, in root: symlinks on the way followed inside the
-    /// root, `..` above it refused, missing directories created. Also returns the path it
-    /// resolved to (real directories only).
-    fn open_dir(&mut self, path: &[u8], entry: &[u8]) -> Result<(OwnedFd, Vec<u8>)> {
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        let mut cur = self.root.try_clone()?;
-        let mut queue: VecDeque<Vec<u8>> = path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
-        let mut hops = 0;
-        while let Some(c) = queue.pop_front() {
-            if c.is_empty() || c == b"." {
-                continue;
-            }
-            if c == b".." {
-                if names.pop().is_none() {
-                    return Err(invalid(format!(
-                        "'{}' leads outside the output directory",
-                        escape_bytes(entry)
-                    )));
-                }
-                let comps: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
-                cur = self.walk(&comps)?;
-                continue;
-            }
-            let name = cstr(&c)?;
-            match open_dir_at(cur.as_raw_fd(), &name) {
-                Ok(fd) => {
-                    cur = fd;
-                    names.push(c);
-                }
-                Err(e) if errno(&e) == libc::ENOENT => {
-                    // SAFETY: valid fd and name.
-                    match cvt(unsafe { libc::mkdirat(cur.as_raw_fd(), name.as_ptr(), 0o700) }) {
-                        Err(e) if errno(&e) != libc::EEXIST => {
-                            return Err(e).with_context(|| {
-                                format!("creating a directory for '{}'", escape_bytes(entry))
-                            });
-                        }
-                        _ => {}
-                    }
-                    cur = open_dir_at(cur.as_raw_fd(), &name)?;
-                    names.push(c);
-                    let made = names.join(&b'/');
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64);
-                    let meta = Meta {
-                        mode: 0o755,
-                        uid: 0,
-                        gid: 0,
-                        mtime: now,
-                    };
-                    self.dirs.push((made, meta));
-                }
-                Err(e) if errno(&e) == libc::ELOOP || errno(&e) == libc::ENOTDIR => {
-                    let st = lstat_at(cur.as_raw_fd(), &name)?;
-                    if kind_of(&st) != libc::S_IFLNK {
-                        return Err(invalid(format!(
-                            "'{}': '{}' on its way is not a directory",
-                            escape_bytes(entry),
-                            escape_bytes(&c)
-                        )));
-                    }
-                    hops += 1;
-                    if hops > MAX_HOPS {
-                        return Err(invalid(format!(
-                            "'{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
-                            escape_bytes(entry)
-                        )));
-                    }
-                    let target = readlink_at(cur.as_raw_fd(), &name)?;
-                    if target.starts_with(b"/") {
-                        names.clear();
-                        cur = self.root.try_clone()?;
-                    }
-                    for part in target.split(|&b| b == b'/').rev() {
-                        queue.push_front(part.to_vec());
-                    }
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("opening the directory of '{}'", escape_bytes(entry))
-                    });
-                }
-            }
-        }
-        Ok((cur, names.join(&b'/')))
-    }
-
-    /// The parent directory of `path` and the last component: through the chain of open
-    /// directories when the parent is a real path, else resolved in root (`open_dir`).
-    fn parent(&mut self, path: &[u8]) -> Result<(OwnedFd, CString)> {
-        let (dir, name) = check_name(path)?;
-        let fd = match self.open_real(dir)? {
-            Some(fd) => fd,
-            None => {
-                self.open.clear();
-                self.open_dir(dir, path)?.0
-            }
-        };
-        Ok((fd, cstr(name)?))
-    }
-
     /// Make room for a new non-directory at `name`: an existing file or link is replaced, a
     /// directory is an error.
     fn clear(&mut self, dir: RawFd, name: &CStr, path: &[u8]) -> Result<()> {
@@ -650,6 +482,7 @@ impl Drop for DirEmitter {
     }
 }
 
+mod open;
+
 #[cfg(test)]
-#[path = "dir_tests.rs"]
 mod tests;

@@ -58,30 +58,30 @@ const COMPACT_AT: u64 = 16 << 20;
 
 /// Index slots hold a node id in the low 22 bits (`MAX_NODES` + 1 < 2^22 - 1) and 10
 /// bits of its hash above, so that most probes never touch a node.
-const ID_BITS: u32 = 22;
-const ID_MASK: u32 = (1 << ID_BITS) - 1;
+pub(super) const ID_BITS: u32 = 22;
+pub(super) const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
 /// A node's `gid` when its owner ids are in `Tree::owners` (ids of 2^32 - 1 and more:
 /// `(uid_t)-1` is no owner on Linux, larger ones exist only in tar headers).
-const BIG_OWNER: u32 = u32::MAX;
+pub(super) const BIG_OWNER: u32 = u32::MAX;
 /// Distinct such owner pairs an image may use.
-const MAX_BIG_OWNERS: usize = 65_536;
+pub(super) const MAX_BIG_OWNERS: usize = 65_536;
 
 /// No node (an empty slot, the end of a list).
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 /// Node 0 is the image's root directory.
-const ROOT: u32 = 0;
+pub(super) const ROOT: u32 = 0;
 
 // Node kinds, in the top 4 bits of `Node::bits` (the low 12 are the permission bits).
-const FREE: u16 = 0;
-const DIR: u16 = 1;
-const FILE: u16 = 2;
-const SYMLINK: u16 = 3;
-const CHAR: u16 = 4;
-const BLOCK: u16 = 5;
+pub(super) const FREE: u16 = 0;
+pub(super) const DIR: u16 = 1;
+pub(super) const FILE: u16 = 2;
+pub(super) const SYMLINK: u16 = 3;
+pub(super) const CHAR: u16 = 4;
+pub(super) const BLOCK: u16 = 5;
 const FIFO: u16 = 6;
 /// Set when the node has an entry in `Tree::side` (a hard link's origin).
-const SIDE: u16 = 8;
+pub(super) const SIDE: u16 = 8;
 
 /// The metadata of a path in the flattened filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,36 +143,36 @@ pub enum NodeKind {
 
 /// One path of the tree: 48 bytes, whatever the path's length.
 #[derive(Debug, Clone, Copy)]
-struct Node {
+pub(super) struct Node {
     /// Dir: first child; file: size; symlink: target offset << 16 | length; special:
     /// major << 32 | minor.
-    data: u64,
-    mtime: i64,
-    parent: u32,
-    prev: u32,
-    next: u32,
+    pub(super) data: u64,
+    pub(super) mtime: i64,
+    pub(super) parent: u32,
+    pub(super) prev: u32,
+    pub(super) next: u32,
     /// The last component, in the arena.
-    name: u32,
+    pub(super) name: u32,
     /// The global entry number (see `Tree::seq`) that last wrote this path.
-    seq: u32,
-    uid: u32,
-    gid: u32,
-    name_len: u16,
+    pub(super) seq: u32,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    pub(super) name_len: u16,
     /// Kind << 12 | permission bits.
-    bits: u16,
+    pub(super) bits: u16,
 }
 
 impl Node {
-    fn kind(&self) -> u16 {
+    pub(super) fn kind(&self) -> u16 {
         (self.bits >> 12) & !SIDE
     }
-    fn has_side(&self) -> bool {
+    pub(super) fn has_side(&self) -> bool {
         (self.bits >> 12) & SIDE != 0
     }
-    fn is_dir(&self) -> bool {
+    pub(super) fn is_dir(&self) -> bool {
         self.kind() == DIR
     }
-    fn first_child(&self) -> u32 {
+    pub(super) fn first_child(&self) -> u32 {
         if self.is_dir() {
             self.data as u32
         } else {
@@ -198,33 +198,33 @@ type At<'a> = (u32, u32, i64, &'a [u8]);
 /// The flattened filesystem so far.
 #[derive(Debug)]
 pub struct Tree {
-    nodes: Vec<Node>,
+    pub(super) nodes: Vec<Node>,
     /// Freed nodes, linked through `next`.
-    free: u32,
+    pub(super) free: u32,
     /// Nodes in use, the root excluded.
-    live: usize,
-    names: Arena,
+    pub(super) live: usize,
+    pub(super) names: Arena,
     /// Arena bytes referenced by live nodes (names and symlink targets).
-    live_bytes: u64,
+    pub(super) live_bytes: u64,
     /// The arena is compacted from this size on, when it is mostly garbage.
-    compact_at: u64,
+    pub(super) compact_at: u64,
     /// Open addressing (linear probing) from (parent, name) to node; NONE is empty.
-    slots: Vec<u32>,
-    hasher: RandomState,
+    pub(super) slots: Vec<u32>,
+    pub(super) hasher: RandomState,
     /// Hard links: node → the entry whose content it shares (4 + 4 bytes per link).
-    side: HashMap<u32, u32>,
+    pub(super) side: HashMap<u32, u32>,
     /// Owner id pairs that do not fit a node (`gid` = BIG_OWNER, `uid` = index here).
-    owners: Vec<(u64, u64)>,
-    owner_index: HashMap<(u64, u64), u32>,
+    pub(super) owners: Vec<(u64, u64)>,
+    pub(super) owner_index: HashMap<(u64, u64), u32>,
     /// Bumped whenever a resolution may change (see `resolve_parent`).
-    generation: u64,
+    pub(super) generation: u64,
     /// The last parent resolved: its components joined, the directory, its path's length,
     /// the generation.
     last_parent: Option<(Vec<u8>, u32, usize, u64)>,
     /// The global entry number of each layer's first entry.
     layer_start: Vec<u32>,
     next_seq: u64,
-    root: Option<Meta>,
+    pub(super) root: Option<Meta>,
     /// Counts of whiteout and metadata entries met so far.
     pub stats: Stats,
 }
@@ -233,24 +233,6 @@ impl Default for Tree {
     fn default() -> Tree {
         Tree::with_arena(Arena::default())
     }
-}
-
-/// Whether `joined` is `comps` joined with `/`.
-fn same_path(joined: &[u8], comps: &[&[u8]]) -> bool {
-    let mut rest = joined;
-    for (i, c) in comps.iter().enumerate() {
-        if i > 0 {
-            match rest.split_first() {
-                Some((b'/', r)) => rest = r,
-                _ => return false,
-            }
-        }
-        match rest.strip_prefix(*c) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    rest.is_empty()
 }
 
 /// The components of an entry's name: `./a//b/` → `[a, b]`; absolute names and `..` refused.
@@ -290,11 +272,11 @@ fn kind_bits(kind: Kind) -> u16 {
 
 /// A new node's content: kind, data word, metadata, hard-link origin.
 #[derive(Debug, Clone, Copy)]
-struct Content {
-    kind: u16,
-    data: u64,
-    meta: Meta,
-    origin: Option<u32>,
+pub(super) struct Content {
+    pub(super) kind: u16,
+    pub(super) data: u64,
+    pub(super) meta: Meta,
+    pub(super) origin: Option<u32>,
 }
 
 impl Tree {
@@ -394,43 +376,8 @@ impl Tree {
                 escape_bytes(&e.path)
             )));
         };
-        if let Some(p) = parents.iter().find(|c| c.starts_with(WHITEOUT)) {
-            if p.starts_with(AUFS_META) && *p != OPAQUE {
-                self.stats.skipped += 1;
-                return Ok(());
-            }
-            return Err(invalid(format!(
-                "tar entry '{}' is inside a whiteout ('{}')",
-                escape_bytes(&e.path),
-                escape_bytes(p)
-            )));
-        }
         let at = (layer, seq, e.mtime, &e.path[..]);
-        if name == OPAQUE {
-            self.stats.opaque += 1;
-            let (dir, _) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
-            self.remove_lower(dir, layer, false, at)?;
-            return Ok(());
-        }
-        if name.starts_with(AUFS_META) {
-            self.stats.skipped += 1;
-            return Ok(());
-        }
-        if let Some(target) = name.strip_prefix(WHITEOUT) {
-            if target.is_empty() || target == b"." || target == b".." {
-                return Err(invalid(format!(
-                    "tar entry '{}' is a whiteout of '{}', which is refused",
-                    escape_bytes(&e.path),
-                    escape_bytes(target)
-                )));
-            }
-            self.stats.whiteouts += 1;
-            if let Some((dir, _)) = self.resolve_dir(parents, false, at)?
-                && let Some(id) = self.find(dir, target)?
-                && u64::from(self.nodes[id as usize].seq) < self.layer_start(layer)
-            {
-                self.remove_lower(id, layer, true, at)?;
-            }
+        if self.apply_whiteout(name, parents, at)? {
             return Ok(());
         }
         let (dir, dir_len) = self.resolve_parent(parents, at)?;
@@ -440,6 +387,24 @@ impl Tree {
                 escape_bytes(&e.path)
             )));
         }
+        let Some(content) = self.content_of(e, dir, name, meta, at)? else {
+            return Ok(());
+        };
+        self.insert(dir, name, content, seq)?;
+        self.maybe_compact()
+    }
+
+    /// What entry `e` (`name` in `dir`) puts in the tree, or None when it is already done
+    /// (a directory over a directory takes the new metadata; a hard link to itself).
+    fn content_of(
+        &mut self,
+        e: &TarEntry,
+        dir: u32,
+        name: &[u8],
+        meta: Meta,
+        at: At,
+    ) -> Result<Option<Content>> {
+        let seq = at.1;
         let mut content = Content {
             kind: kind_bits(e.kind),
             data: 0,
@@ -452,7 +417,7 @@ impl Tree {
                     && self.nodes[id as usize].is_dir()
                 {
                     self.set_meta(id, meta, seq)?;
-                    return Ok(());
+                    return Ok(None);
                 }
                 content.data = u64::from(NONE);
             }
@@ -466,7 +431,7 @@ impl Tree {
             Kind::HardLink => {
                 let target = self.link_target(e, at)?;
                 if self.find(dir, name)? == Some(target) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let t = self.nodes[target as usize];
                 if t.is_dir() {
@@ -491,220 +456,14 @@ impl Tree {
                 content.data = (u64::from(e.dev.0) << 32) | u64::from(e.dev.1);
             }
         }
-        self.insert(dir, name, content, seq)?;
-        self.maybe_compact()
-    }
-
-    /// The existing node a hard link names: in-root (a leading `/` is the image root), its
-    /// parent resolved like any entry's, its last component not followed.
-    fn link_target(&mut self, e: &TarEntry, at: At) -> Result<u32> {
-        let raw = e.link.as_deref().unwrap_or_default();
-        let shown = || {
-            format!(
-                "hard link '{}' -> '{}'",
-                escape_bytes(&e.path),
-                escape_bytes(raw)
-            )
-        };
-        let stripped = raw.strip_prefix(b"/").unwrap_or(raw);
-        let comps = components(stripped)
-            .map_err(|_| invalid(format!("{}: the target has a '..' component", shown())))?;
-        let missing = || {
-            invalid(format!(
-                "{}: the target is not in the image (a link must point at a file of the image)",
-                shown()
-            ))
-        };
-        let Some((&name, parents)) = comps.split_last() else {
-            return Err(invalid(format!("{}: the target is the root", shown())));
-        };
-        let (dir, _) = self.resolve_dir(parents, false, at)?.ok_or_else(missing)?;
-        self.find(dir, name)?.ok_or_else(missing)
-    }
-
-    /// `resolve_dir(parents, create)`, remembered for the next entry: entries of one
-    /// directory come together, and a deep path is then resolved once, not per entry.
-    /// Valid while no node is freed and no directory or symlink replaced (`generation`).
-    fn resolve_parent(&mut self, parents: &[&[u8]], at: At) -> Result<(u32, usize)> {
-        if let Some((key, dir, len, generation)) = &self.last_parent
-            && *generation == self.generation
-            && same_path(key, parents)
-        {
-            return Ok((*dir, *len));
-        }
-        let (dir, len) = self.resolve_dir(parents, true, at)?.unwrap_or((ROOT, 0));
-        let mut key = self.last_parent.take().map(|l| l.0).unwrap_or_default();
-        key.clear();
-        for (i, c) in parents.iter().enumerate() {
-            if i > 0 {
-                key.push(b'/');
-            }
-            key.extend_from_slice(c);
-        }
-        self.last_parent = Some((key, dir, len, self.generation));
-        Ok((dir, len))
-    }
-
-    /// Resolve directory components in the tree (chroot semantics): the directory and the
-    /// length of its path. Missing directories are created (implicit, 0755) when `create`,
-    /// else the result is None.
-    fn resolve_dir(
-        &mut self,
-        comps: &[&[u8]],
-        create: bool,
-        at: At,
-    ) -> Result<Option<(u32, usize)>> {
-        let (_, seq, mtime, entry) = at;
-        let mut given = comps.iter();
-        // Components from symlink targets, the next one last.
-        let mut extra: Vec<Vec<u8>> = Vec::new();
-        let (mut cur, mut cur_len) = (ROOT, 0usize);
-        let mut hops = 0;
-        let mut last_link: Option<(u32, Vec<u8>)> = None;
-        loop {
-            let owned;
-            let c: &[u8] = if let Some(x) = extra.pop() {
-                owned = x;
-                &owned
-            } else if let Some(c) = given.next() {
-                c
-            } else {
-                break;
-            };
-            if c.is_empty() || c == b"." {
-                continue;
-            }
-            if c == b".." {
-                if cur == ROOT {
-                    let (l, t) = last_link.unwrap_or((NONE, Vec::new()));
-                    let l = if l == NONE {
-                        Vec::new()
-                    } else {
-                        self.path_of(l)
-                    };
-                    return Err(invalid(format!(
-                        "tar entry '{}' goes through symlink '{}' -> '{}', which leads outside the image's root",
-                        escape_bytes(entry),
-                        escape_bytes(&l),
-                        escape_bytes(&t)
-                    )));
-                }
-                let n = self.nodes[cur as usize];
-                cur = n.parent;
-                cur_len = if cur == ROOT {
-                    0
-                } else {
-                    cur_len - usize::from(n.name_len) - 1
-                };
-                continue;
-            }
-            let next_len = cur_len + usize::from(cur != ROOT) + c.len();
-            if next_len > MAX_PATH {
-                return Err(invalid(format!(
-                    "tar entry '{}' resolves to a path longer than {MAX_PATH} bytes",
-                    escape_bytes(entry)
-                )));
-            }
-            match self.find(cur, c)? {
-                Some(id) if self.nodes[id as usize].is_dir() => (cur, cur_len) = (id, next_len),
-                Some(id) if self.nodes[id as usize].kind() == SYMLINK => {
-                    hops += 1;
-                    if hops > MAX_HOPS {
-                        return Err(invalid(format!(
-                            "tar entry '{}': more than {MAX_HOPS} symlinks on the way (a loop?)",
-                            escape_bytes(entry)
-                        )));
-                    }
-                    let target = self.symlink_target(&self.nodes[id as usize])?;
-                    if target.starts_with(b"/") {
-                        (cur, cur_len) = (ROOT, 0);
-                    }
-                    extra.extend(target.split(|&b| b == b'/').rev().map(<[u8]>::to_vec));
-                    last_link = Some((id, target));
-                }
-                Some(id) => {
-                    return Err(invalid(format!(
-                        "tar entry '{}': '{}' on its way is not a directory",
-                        escape_bytes(entry),
-                        escape_bytes(&self.path_of(id))
-                    )));
-                }
-                None if create => {
-                    let content = Content {
-                        kind: DIR,
-                        data: u64::from(NONE),
-                        meta: Meta::implicit(mtime),
-                        origin: None,
-                    };
-                    cur = self.insert(cur, c, content, seq)?;
-                    cur_len = next_len;
-                }
-                None => return Ok(None),
-            }
-        }
-        Ok(Some((cur, cur_len)))
-    }
-
-    /// What lower layers (< `layer`) put below `top` (and `top` itself when `itself`) goes;
-    /// what `layer` itself put there stays, with its parents (implicit directories of
-    /// `layer` when they came from lower layers).
-    fn remove_lower(&mut self, top: u32, layer: u32, itself: bool, at: At) -> Result<()> {
-        let start = self.layer_start(layer);
-        let lower = |t: &Tree, id: u32| u64::from(t.nodes[id as usize].seq) < start;
-        // Post-order over the directories below `top`: a child is decided before its parent.
-        let mut cur = self.nodes[top as usize].first_child();
-        let mut stack: Vec<u32> = Vec::new();
-        while cur != NONE {
-            let n = self.nodes[cur as usize];
-            if n.is_dir() && n.first_child() != NONE {
-                stack.push(cur);
-                cur = n.first_child();
-                continue;
-            }
-            // A leaf (a non-directory or an empty directory).
-            let mut next = n.next;
-            if lower(self, cur) {
-                self.unlink_child(cur);
-                self.free_node(cur)?;
-            }
-            while next == NONE {
-                let Some(dir) = stack.pop() else { break };
-                next = self.nodes[dir as usize].next;
-                if lower(self, dir) {
-                    if self.nodes[dir as usize].first_child() == NONE {
-                        self.unlink_child(dir);
-                        self.free_node(dir)?;
-                    } else {
-                        self.make_implicit(dir, at)?;
-                    }
-                }
-            }
-            cur = next;
-        }
-        if itself {
-            if !self.nodes[top as usize].is_dir() || self.nodes[top as usize].first_child() == NONE
-            {
-                self.remove_subtree(top)?;
-            } else {
-                self.make_implicit(top, at)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// A directory of a lower layer that keeps children of `at`'s layer: an implicit one.
-    fn make_implicit(&mut self, id: u32, at: At) -> Result<()> {
-        let start = self.layer_start(at.0) as u32;
-        self.set_meta(id, Meta::implicit(at.2), start)
+        Ok(Some(content))
     }
 }
 
-#[path = "nodes.rs"]
-mod nodes;
-#[path = "plan.rs"]
-mod plan;
-pub use plan::{Action, Plan, Step};
+mod resolve;
+mod whiteout;
+
+pub use super::plan::{Action, Plan, Step};
 
 #[cfg(test)]
-#[path = "tree_tests.rs"]
 mod tests;
