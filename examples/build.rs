@@ -10,12 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use imgbuild::Cancel;
 use imgbuild::build::{self, BuiltImage};
 use imgbuild::image::reference::ImageRef;
 use imgbuild::image::source::Image;
 use imgbuild::options::BuildOptions;
 use imgbuild::progress::NoProgress;
-use imgbuild::sink::{Format, Target};
+use imgbuild::sink::{self, Format, Target};
 
 /// Build `context` into `output` and check that the image on disk is the one built.
 fn build_image(context: &Path, output: &Path, layout: bool) -> Result<BuiltImage> {
@@ -25,20 +26,15 @@ fn build_image(context: &Path, output: &Path, layout: bool) -> Result<BuiltImage
         Format::OciArchive
     };
     // Plain data: every field can be changed before the build starts.
-    let mut options = BuildOptions::new(
-        context,
-        format,
-        Target::Path(output.to_path_buf()),
-        1_700_000_000,
-    )?;
+    let mut options = BuildOptions::new(context, 1_700_000_000)?;
     options.tags.push("example:1".into());
     options.header.clamp_mtime = Some(1_700_000_000);
-    let prepared = build::prepare(
-        &options,
-        imgbuild::sink::open(options.format, &options.target, 0)?,
-        &NoProgress,
-        &imgbuild::Cancel::never(),
-    )?;
+    // Never cancelled here; a program would keep a clone and call `cancel()` to stop.
+    let cancel = Cancel::new();
+    // The destination is claimed first: a bad output path fails before any work.
+    let target = Target::Path(output.to_path_buf());
+    let dest = sink::open(format, &target, 1_700_000_000, &cancel)?;
+    let prepared = build::prepare(&options, dest, &NoProgress, &cancel)?;
     eprintln!(
         "building {} files ({} bytes) for {}",
         prepared.files(),

@@ -59,6 +59,12 @@ impl Error {
         self.inner.chain()
     }
 
+    /// The chain as an `anyhow::Error` again, every message and typed marker kept (to
+    /// add context to it, or to hand it on where `anyhow` is used).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        self.inner
+    }
+
     /// The first error of the chain that is an `E` (for example a
     /// [`VerifyError`](crate::digest::VerifyError)), to read its fields.
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
@@ -69,6 +75,11 @@ impl Error {
 impl From<anyhow::Error> for Error {
     /// Classify the chain once, keeping every message of it.
     fn from(inner: anyhow::Error) -> Self {
+        // An `Error` that went through `?` into an `anyhow::Error` comes back as it was.
+        let inner = match inner.downcast::<Error>() {
+            Ok(e) => return e,
+            Err(inner) => inner,
+        };
         let (kind, hint) = if is_broken_pipe(&inner) {
             (ErrorKind::BrokenPipe, None)
         } else {
@@ -217,6 +228,9 @@ impl std::error::Error for Interrupted {}
 /// marker along the chain decides. Callers use [`Error::kind`] and [`Error::hint`].
 fn classify(err: &anyhow::Error) -> (ErrorKind, Option<String>) {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Error>() {
+            return (e.kind, e.hint.clone());
+        }
         if let Some(e) = cause.downcast_ref::<Interrupted>() {
             if e.0 == Interrupted::CANCELLED {
                 return (ErrorKind::Cancelled, None);

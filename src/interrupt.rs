@@ -1,9 +1,9 @@
 //! SIGINT, SIGTERM and SIGHUP, and the temporary paths they must not leave behind.
 //!
-//! A watcher thread (`signal_hook::iterator`) receives the signals; the signal handler itself
-//! only writes to signal-hook's self-pipe, which is async-signal-safe. On the first and the
-//! second signal the watcher records the signal and nothing more: the copy loops call
-//! `check()` between chunks, return `Interrupted`, and unwinding removes every temporary
+//! [`install`] wires the signals to a [`Cancel`]: the handler only sets atomics (the
+//! cancellation and a count) and writes to signal-hook's self-pipe, which is
+//! async-signal-safe. On the first and the second signal nothing more happens: the copy loops
+//! check their `Cancel` between chunks, return `Interrupted`, and unwinding removes every temporary
 //! file and staging directory, after which the process exits 130 (INT), 143 (TERM) or 129
 //! (HUP). Tools such as `timeout` and CI runners signal a whole process group, so two signals
 //! milliseconds apart are ordinary, and the second one must still clean up.
@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::cancel::Cancel;
-use crate::error::Interrupted;
 
 /// The first signal received (0: none).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -123,19 +122,6 @@ fn remove_all_and_exit(code: i32) -> ! {
         libc::write(2, msg.as_ptr().cast(), msg.len());
         libc::_exit(code)
     }
-}
-
-/// `Err(Interrupted)` once a signal has arrived.
-pub fn check() -> Result<(), Interrupted> {
-    match SIGNAL.load(Ordering::Relaxed) {
-        0 => Ok(()),
-        sig => Err(Interrupted(sig)),
-    }
-}
-
-/// The same check for code that works in `std::io` terms.
-pub fn check_io() -> io::Result<()> {
-    check().map_err(io::Error::other)
 }
 
 /// A temporary file that is removed when dropped, by unwinding after a signal, or by the

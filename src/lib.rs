@@ -14,17 +14,22 @@
 //!
 //! # Use as a library
 //!
-//! Options are plain data ([`options::BuildOptions`]); [`build::prepare`] claims the output,
-//! opens the base and walks the context; [`build::Prepared::build`] writes the image and
-//! returns a [`build::BuiltImage`] with its digests. The image reader
-//! ([`image::source::Image`]) opens what was written, verifying every blob it reads.
+//! Options are plain data ([`options::BuildOptions`]). A [`sink::Destination`] is where the
+//! image goes ([`sink::open`] claims a layout directory, an archive file or a stream, as
+//! `-o` does; [`sink::oci_archive::ArchiveStream`] writes into any `Write`).
+//! [`build::prepare`] opens the base and walks the context; [`build::Prepared::build`]
+//! writes the image and returns a [`build::BuiltImage`] with its digests ([`build::build`]
+//! does both). An [`image::source::Image`] reads an image through any
+//! [`image::source::BlobSource`], verifying every blob it reads; [`image::copy::export`]
+//! copies one into a destination. A [`Cancel`] stops any of them; errors are
+//! [`Error`]s whose [`ErrorKind`] says what went wrong.
 //!
 //! ```
-//! use imgbuild::build;
 //! use imgbuild::image::{reference::ImageRef, source::Image};
 //! use imgbuild::options::BuildOptions;
 //! use imgbuild::progress::NoProgress;
-//! use imgbuild::sink::{Format, Target};
+//! use imgbuild::sink::{self, Format, Target};
+//! use imgbuild::{Cancel, build};
 //!
 //! # fn main() -> anyhow::Result<()> {
 //! let context = tempfile::tempdir()?;
@@ -33,11 +38,12 @@
 //! let layout = out.path().join("layout");
 //!
 //! // Every default, a fixed creation time (as SOURCE_DATE_EPOCH gives), one tag.
-//! let target = Target::Path(layout.clone());
-//! let mut options = BuildOptions::new(context.path(), Format::OciDir, target, 1_700_000_000)?;
+//! let mut options = BuildOptions::new(context.path(), 1_700_000_000)?;
 //! options.tags.push("hello:1".into());
+//! let cancel = Cancel::new();
+//! let dest = sink::open(Format::OciDir, &Target::Path(layout.clone()), 0, &cancel)?;
 //!
-//! let built = build::prepare(&options, imgbuild::sink::open(options.format, &options.target, 0)?, &NoProgress, &imgbuild::Cancel::never())?.build(&NoProgress)?;
+//! let built = build::build(&options, dest, &NoProgress, &cancel)?;
 //! assert_eq!(built.files, 1);
 //!
 //! let reference = format!("oci:{}:hello:1", layout.display());
@@ -91,7 +97,7 @@ pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
             finish(progress.as_ref(), &result);
             result
         }
-        Command::Inspect(args) => commands::inspect::run(args, printer),
+        Command::Inspect(args) => commands::inspect::run(args, printer, cancel),
         Command::Export(args) => {
             let progress = ui::progress::for_printer(printer);
             let result = commands::export::run(args, printer, progress.as_ref(), cancel);

@@ -27,10 +27,6 @@ pub struct BuildOptions {
     pub context: PathBuf,
     /// The context as the user wrote it, for messages.
     pub context_arg: PathBuf,
-    /// Where the image goes: a path or stdout.
-    pub target: Target,
-    /// The output form: an OCI archive or an image-layout directory.
-    pub format: Format,
     /// The platforms to build, in order (one image each, sharing the context layer).
     pub platforms: Vec<Platform>,
     /// `--platform` was given (otherwise a single-image base decides the platform).
@@ -63,17 +59,18 @@ fn usage_hint(msg: impl Into<String>, hint: impl Into<String>) -> anyhow::Error 
 }
 
 impl BuildOptions {
-    /// Options for building `context` into `target` in `format` with every default: one
-    /// linux/amd64 image, no base, gzip at level 6, `.dockerignore` and `.gitignore` rules,
+    /// Options for building `context` with every default: one linux/amd64 image, no base, gzip at level 6, `.dockerignore` and `.gitignore` rules,
     /// modes and mtimes as on disk, `created` = `created` seconds since the epoch (pass a
     /// fixed value, as `SOURCE_DATE_EPOCH` does, for a reproducible image). Fields are
     /// plain data: change them before calling [`crate::build::prepare`].
-    pub fn new(context: &Path, format: Format, target: Target, created: i64) -> Result<Self> {
+    pub fn new(context: &Path, created: i64) -> crate::Result<Self> {
+        Self::defaults(context, created).map_err(crate::Error::from)
+    }
+
+    fn defaults(context: &Path, created: i64) -> Result<Self> {
         Ok(BuildOptions {
             context: resolve_context(context)?,
             context_arg: context.to_path_buf(),
-            target,
-            format,
             platforms: parse_platforms(&[])?,
             platforms_explicit: false,
             base: None,
@@ -92,20 +89,24 @@ impl BuildOptions {
         })
     }
 
-    /// Check the flags of `imgbuild build` and turn them into options; `env_epoch` is
-    /// `SOURCE_DATE_EPOCH` as the environment has it, `now` the time of the build.
+    /// Check the flags of `imgbuild build` and turn them into options and the output they
+    /// name; `env_epoch` is `SOURCE_DATE_EPOCH` as the environment has it, `now` the time of
+    /// the build.
     pub fn from_args(
         args: &BuildArgs,
         env_epoch: Option<String>,
         now: i64,
-    ) -> Result<BuildOptions> {
+    ) -> Result<(BuildOptions, Output)> {
         let context = resolve_context(&args.context)?;
         let format = match args.format {
             OutputFormat::OciArchive => Format::OciArchive,
             OutputFormat::OciDir => Format::OciDir,
         };
         let target = output_target(args)?;
-        let output_in_context = outputs_in_context(&context, &target, format)?;
+        // Refused early (an oci-dir inside the context), before the output is claimed.
+        if let Target::Path(p) = &target {
+            outputs_in_context(&context, p, format)?;
+        }
         let platforms = parse_platforms(&args.platform)?;
         let base = args
             .base
@@ -137,11 +138,9 @@ impl BuildOptions {
         };
         let extra = read_ignore_file(args)?;
         let settings = image_settings(args, &prefix, source_date_epoch.unwrap_or(now))?;
-        Ok(BuildOptions {
+        let options = BuildOptions {
             context,
             context_arg: args.context.clone(),
-            target,
-            format,
             platforms,
             platforms_explicit: !args.platform.is_empty(),
             base,
@@ -157,12 +156,22 @@ impl BuildOptions {
             ignore: IgnoreOptions {
                 no_ignore: args.no_ignore,
                 extra,
-                output: output_in_context,
+                output: Vec::new(),
             },
             source_date_epoch,
             check_reproducible: args.check_reproducible,
-        })
+        };
+        Ok((options, Output { format, target }))
     }
+}
+
+/// The output `imgbuild build`'s flags name: open it with [`crate::sink::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// `--format`.
+    pub format: Format,
+    /// `-o`: a path, or stdout.
+    pub target: Target,
 }
 
 /// Where `-o` sends the image: stdout for `-` or no `-o` (refused on a terminal).
@@ -181,22 +190,20 @@ fn output_target(args: &BuildArgs) -> Result<Target> {
     Ok(target)
 }
 
-/// The output file's places inside the context (also its link target's), to be left out of
-/// the walk.
-fn outputs_in_context(
+/// The output's places inside the context (also its link target's), to be left out of the
+/// walk; an output directory inside the context is refused.
+pub(crate) fn outputs_in_context(
     context: &Path,
-    target: &Target,
+    output: &Path,
     format: Format,
 ) -> Result<Vec<OutputInContext>> {
     let mut output_in_context = Vec::new();
-    if let Target::Path(p) = target {
-        output_in_context.extend(output_inside(context, p, format)?);
-        // A symbolic link's target is what gets replaced: leave it out too.
-        if let Ok((real, _)) = crate::sink::output::resolve(p)
-            && real != *p
-        {
-            output_in_context.extend(output_inside(context, &real, format)?);
-        }
+    output_in_context.extend(output_inside(context, output, format)?);
+    // A symbolic link's target is what gets replaced: leave it out too.
+    if let Ok((real, _)) = crate::sink::output::resolve(output)
+        && real != *output
+    {
+        output_in_context.extend(output_inside(context, &real, format)?);
     }
     Ok(output_in_context)
 }

@@ -129,7 +129,7 @@ pub fn build<'d>(
     dest: Box<dyn Destination + 'd>,
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<BuiltImage> {
+) -> crate::Result<BuiltImage> {
     prepare(opts, dest, progress, cancel)?.build(progress)
 }
 
@@ -141,8 +141,24 @@ pub fn prepare<'d>(
     dest: Box<dyn Destination + 'd>,
     progress: &dyn Progress,
     cancel: &Cancel,
+) -> crate::Result<Prepared<'d>> {
+    prepare_inner(opts, dest, progress, cancel).map_err(crate::Error::from)
+}
+
+fn prepare_inner<'d>(
+    opts: &BuildOptions,
+    dest: Box<dyn Destination + 'd>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<Prepared<'d>> {
     let started = Instant::now();
+    let mut opts = opts.clone();
+    if let Some(path) = dest.path() {
+        // An archive inside the context (`build . -o app.tar`) is not part of the image.
+        let inside = crate::options::outputs_in_context(&opts.context, path, dest.format())?;
+        opts.ignore.output.extend(inside);
+    }
+    let opts = &opts;
     let base = match &opts.base {
         Some(r) => Some(Image::open(r).with_context(|| format!("reading base image '{r}'"))?),
         None => None,
@@ -207,7 +223,11 @@ impl Prepared<'_> {
     }
 
     /// Write the image and commit the output.
-    pub fn build(mut self, progress: &dyn Progress) -> Result<BuiltImage> {
+    pub fn build(self, progress: &dyn Progress) -> crate::Result<BuiltImage> {
+        self.build_inner(progress).map_err(crate::Error::from)
+    }
+
+    fn build_inner(mut self, progress: &dyn Progress) -> Result<BuiltImage> {
         let opts = &self.opts;
         let bytes_in = self.ctx.content_bytes();
         progress.stage(Stage::WritingLayer, Some(bytes_in));

@@ -34,6 +34,7 @@ pub struct IgnoreOptions {
     /// The build's own output file when it lies inside the context (`build . -o app.tar`):
     /// it and its temporary files beside it are never walked, whatever the ignore rules.
     /// Two places when `-o` names a symbolic link to a file that is also in the context.
+    /// [`build::prepare`](crate::build::prepare) adds the destination's own.
     pub output: Vec<OutputInContext>,
 }
 

@@ -23,6 +23,7 @@
 //! the plan at the end, and directory fds are reused through a chain of open directories
 //! (the last path's), so each entry costs a few system calls whatever its depth.
 
+use crate::cancel::Cancel;
 use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Write};
@@ -62,6 +63,8 @@ pub struct DirEmitter {
     done: bool,
     /// Unregistered after `Drop` removed the staging tree.
     _tracked: crate::interrupt::Tracked,
+    /// Checked while the directories are finished.
+    cancel: Cancel,
 }
 
 /// `a/b/c` → (`a/b`, `c`), refusing an empty, `.` or `..` last component.
@@ -90,7 +93,7 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
 impl DirEmitter {
     /// Check DEST (it must not exist, or be an empty directory, in an existing directory)
     /// and create the staging directory beside it.
-    pub fn prepare(dest: &Path) -> Result<DirEmitter> {
+    pub fn prepare(dest: &Path, cancel: &Cancel) -> Result<DirEmitter> {
         let parent = crate::sink::existing_parent(dest)?;
         match std::fs::symlink_metadata(dest) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -143,6 +146,7 @@ impl DirEmitter {
             counts: Counts::default(),
             done: false,
             _tracked: tracked,
+            cancel: cancel.clone(),
         })
     }
 
@@ -173,8 +177,9 @@ impl DirEmitter {
 
     fn apply_final(&mut self, plan: Option<&Plan>) -> Result<()> {
         if let Some(plan) = plan {
+            let cancel = self.cancel.clone();
             plan.for_each_dir_deepest_first(|path, meta| {
-                crate::interrupt::check()?;
+                cancel.check()?;
                 let fd = self
                     .open_path(path)
                     .with_context(|| format!("finishing directory '{}'", escape_bytes(path)))?;
@@ -218,7 +223,7 @@ impl DirEmitter {
 
     fn apply_dirs(&mut self, dirs: &[(Vec<u8>, Meta)]) -> Result<()> {
         for (path, meta) in dirs {
-            crate::interrupt::check()?;
+            self.cancel.check()?;
             let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
             let fd = self
                 .walk(&comps)

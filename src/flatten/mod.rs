@@ -22,9 +22,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use self::tree::{Meta, Plan, Step, Tree};
+use crate::cancel::Cancel;
 use crate::error::{escape_bytes, invalid};
 use crate::image::source::{Image, Selected};
-use crate::interrupt;
 use crate::layer::parse::{Kind, TarEntry, TarStream};
 use crate::layer::reader::{Limits, read_layer};
 use crate::progress::Progress;
@@ -95,6 +95,7 @@ pub fn flatten(
     sel: &Selected,
     limits: &Limits,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<Tree> {
     let diff_ids = sel.config.rootfs().diff_ids();
     let mut tree = Tree::new();
@@ -107,10 +108,11 @@ pub fn flatten(
             diff_id,
             limits,
             &format!("layer {i}"),
+            cancel,
             |tar| {
                 let mut ordinal = 0u64;
                 while let Some(e) = tar.next_entry()? {
-                    interrupt::check()?;
+                    cancel.check()?;
                     tree.apply(index, ordinal, &e)?;
                     ordinal += 1;
                 }
@@ -130,6 +132,7 @@ pub fn emit(
     plan: &Plan,
     out: &mut dyn Emitter,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<()> {
     plan.check()?;
     out.begin(plan);
@@ -137,7 +140,7 @@ pub fn emit(
         out.root(root)?;
     }
     plan.for_each_dir(|path, meta| {
-        interrupt::check()?;
+        cancel.check()?;
         out.dir(path, meta)
     })?;
     let diff_ids = sel.config.rootfs().diff_ids();
@@ -156,10 +159,11 @@ pub fn emit(
             diff_id,
             limits,
             &format!("layer {i}"),
+            cancel,
             |tar| {
                 let mut seq = first;
                 while let Some(e) = tar.next_entry()? {
-                    interrupt::check()?;
+                    cancel.check()?;
                     // Entries beyond what the first read found trigger nothing.
                     while seq < end && plan.trigger(next) == seq {
                         let step = plan.step(next, &mut path, &mut target)?;
@@ -217,8 +221,8 @@ pub fn copy_content(
     mut write: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
     let mut left = size;
+    // Content comes through the layer reader, which checks the cancellation on every read.
     while left > 0 {
-        interrupt::check()?;
         let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = content.read(&mut chunk[..want])?;
         if n == 0 {

@@ -264,6 +264,7 @@ fn check_stream<R: Read>(
         hash: HashWriter::new(io::sink()),
         count: 0,
         limit: limits.max_layer_bytes,
+        cancel: cancel.clone(),
     });
     while tar.next_entry()?.is_some() {
         cancel.check()?;

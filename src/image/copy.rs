@@ -29,6 +29,29 @@ pub struct Copied {
     done: HashSet<(String, u64, String)>,
 }
 
+/// Export: copy the image `top` of `image` (an entry of its index, or one platform's
+/// manifest) with every blob under it into `dest`, verified, and commit it there with
+/// `tags`. `docker` is the one image Docker's `manifest.json` names (see [`docker_image`]).
+/// Every digest is kept: the blobs are the source's, byte for byte.
+pub fn export(
+    image: &Image,
+    top: &Descriptor,
+    docker: &Selected,
+    tags: &[String],
+    mut dest: Box<dyn Destination + '_>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> crate::Result<Copied> {
+    let mut copied = Copied::default();
+    let run = || -> Result<()> {
+        copy_tree(image, top, dest.as_mut(), &mut copied, progress, cancel)
+            .with_context(|| format!("copying the blobs of '{}'", image.reference))?;
+        dest.finish(&record(top, tags, docker)?, cancel)
+    };
+    run()?;
+    Ok(copied)
+}
+
 /// Copy `desc` and everything it references into `dest`.
 pub fn copy_tree(
     image: &Image,

@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use oci_spec::image::Descriptor;
 
+use crate::cancel::Cancel;
 use crate::image::source::{Image, MAX_CONFIG, MAX_DEPTH};
 use crate::image::{Platform, is_index, is_manifest};
-use crate::interrupt;
 use crate::layer::reader::{Limits, read_layer};
 
 /// What a whole-image verification found.
@@ -23,7 +23,7 @@ pub struct Verification {
     pub problems: Vec<String>,
     /// Uncompressed size of each layer read, by digest.
     pub uncompressed: HashMap<String, u64>,
-    /// Set when a signal arrived: verification stopped early.
+    /// Set when cancelled: verification stopped early.
     pub interrupted: Option<anyhow::Error>,
 }
 
@@ -62,6 +62,7 @@ impl Key {
 struct Verifier<'a> {
     image: &'a Image,
     limits: &'a Limits,
+    cancel: &'a Cancel,
     seen: HashSet<Key>,
     /// The platform each manifest's config states (None when it could not be read).
     manifests: HashMap<Key, Option<Platform>>,
@@ -70,11 +71,13 @@ struct Verifier<'a> {
     out: Verification,
 }
 
-/// Verify everything under `top`.
-pub fn verify(image: &Image, top: &Descriptor, limits: &Limits) -> Verification {
+/// Verify everything under `top`, until done or `cancel`led (see
+/// [`Verification::interrupted`]).
+pub fn verify(image: &Image, top: &Descriptor, limits: &Limits, cancel: &Cancel) -> Verification {
     let mut v = Verifier {
         image,
         limits,
+        cancel,
         seen: HashSet::new(),
         manifests: HashMap::new(),
         diff_ids: HashMap::new(),
@@ -97,7 +100,7 @@ impl Verifier<'_> {
     }
 
     fn stopped(&self) -> bool {
-        self.out.interrupted.is_some() || interrupt::check().is_err()
+        self.out.interrupted.is_some() || self.cancel.is_cancelled()
     }
 
     /// Count a check once; false when this descriptor was already checked in this role.
@@ -202,9 +205,10 @@ impl Verifier<'_> {
             let key = Key::of(layer, Role::Layer);
             if self.first_time(layer, Role::Layer) {
                 let what = format!("layer {i} of manifest {}", desc.digest());
-                let read = read_layer(self.image, layer, None, self.limits, &what, |tar| {
+                let cancel = self.cancel;
+                let read = read_layer(self.image, layer, None, self.limits, &what, cancel, |tar| {
                     while tar.next_entry()?.is_some() {
-                        interrupt::check()?;
+                        cancel.check()?;
                     }
                     Ok(())
                 });

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
 use super::parse::{SourceIo, TarStream, TooLarge, stream_error};
+use crate::cancel::Cancel;
 use crate::compress::{self, Algorithm};
 use crate::digest::{HashWriter, Sha256Sum, VerifyError};
 use crate::error::{UsageError, invalid};
@@ -85,10 +86,13 @@ pub struct Decoded<R> {
     pub(crate) hash: HashWriter<io::Sink>,
     pub(crate) count: u64,
     pub(crate) limit: u64,
+    /// Checked before every read.
+    pub(crate) cancel: Cancel,
 }
 
 impl<R: Read> Read for Decoded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.cancel.check_io()?;
         let n = self.inner.read(buf)?;
         io::Write::write_all(&mut self.hash, &buf[..n])?;
         self.count += n as u64;
@@ -107,13 +111,15 @@ pub type LayerTar<'a> = TarStream<Decoded<Box<dyn Read + 'a>>>;
 
 /// Read layer `desc` of `image` through `f`, then to the end: the blob's digest and size
 /// are checked, and its uncompressed sha256 against `diff_id` when given. `what` names the
-/// layer in messages ("layer 2").
+/// layer in messages ("layer 2"). Once `cancel` is set, the next read fails with
+/// `Interrupted`.
 pub fn read_layer<T>(
     image: &Image,
     desc: &Descriptor,
     diff_id: Option<&str>,
     limits: &Limits,
     what: &str,
+    cancel: &Cancel,
     f: impl FnOnce(&mut LayerTar<'_>) -> Result<T>,
 ) -> Result<(T, LayerInfo)> {
     let context = || format!("reading {what} ({})", desc.digest());
@@ -128,6 +134,7 @@ pub fn read_layer<T>(
             hash: HashWriter::new(io::sink()),
             count: 0,
             limit: limits.max_layer_bytes,
+            cancel: cancel.clone(),
         };
         let mut tar = TarStream::new(decoded);
         let value = f(&mut tar).with_context(context)?;
@@ -164,7 +171,6 @@ pub fn read_layer<T>(
 pub(crate) fn drain<R: Read>(r: &mut R) -> Result<()> {
     let mut buf = vec![0u8; 64 << 10];
     loop {
-        crate::interrupt::check()?;
         match r.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(_) => {}

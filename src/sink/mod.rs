@@ -123,8 +123,23 @@ const BLOB_BUFFER: usize = 1 << 20;
 
 /// Claim `target` for an image of `format`, as `-o` and `--format` say: a layout
 /// directory, an archive file (replaced atomically), or a stream into stdout, a character
-/// device or a fifo. `mtime` is the time of archive members.
-pub fn open(format: Format, target: &Target, mtime: u64) -> Result<Box<dyn Destination>> {
+/// device or a fifo. `mtime` is the time of archive members; `cancel` stops a wait for a
+/// fifo's reader.
+pub fn open(
+    format: Format,
+    target: &Target,
+    mtime: u64,
+    cancel: &Cancel,
+) -> crate::Result<Box<dyn Destination>> {
+    open_inner(format, target, mtime, cancel).map_err(crate::Error::from)
+}
+
+fn open_inner(
+    format: Format,
+    target: &Target,
+    mtime: u64,
+    cancel: &Cancel,
+) -> Result<Box<dyn Destination>> {
     match (format, target) {
         (Format::OciDir, Target::Stdout) => Err(UsageError::new(
             "an oci-dir image cannot be written to stdout",
@@ -134,7 +149,7 @@ pub fn open(format: Format, target: &Target, mtime: u64) -> Result<Box<dyn Desti
         (Format::OciArchive | Format::DockerArchive, target) => {
             let hint = "use --format oci-dir to write an image layout directory, or name a file";
             let docker = format == Format::DockerArchive;
-            Ok(match FileOutput::open(target, hint)? {
+            Ok(match FileOutput::open(target, hint, cancel)? {
                 FileOutput::Stream(out) => {
                     Box::new(oci_archive::ArchiveStream::of_output(out, docker, mtime)?)
                 }

@@ -121,7 +121,7 @@ impl Destination for ArchiveFile {
         )
         .with_context(|| format!("writing '{shown}'"))?;
         let ArchiveFile { staging, out, .. } = *self;
-        out.commit()?;
+        out.commit(cancel)?;
         drop(staging);
         Ok(())
     }

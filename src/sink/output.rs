@@ -23,8 +23,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 
 use super::{Target, existing_parent, file_name};
+use crate::cancel::Cancel;
 use crate::error::UsageError;
-use crate::interrupt::{self, TempDir, TempFile};
+use crate::interrupt::{TempDir, TempFile};
 use crate::store::sync_dir;
 
 /// Symbolic links followed at most (Linux's MAXSYMLINKS).
@@ -133,7 +134,8 @@ pub enum FileOutput {
 impl FileOutput {
     /// Classify `target` and claim it: opens the stream or creates the temporary file.
     /// `dir_hint` is the hint when the path is a directory (which format to use instead).
-    pub fn open(target: &Target, dir_hint: &str) -> Result<FileOutput> {
+    /// Waiting for a fifo's reader stops when `cancel` is set.
+    pub fn open(target: &Target, dir_hint: &str, cancel: &Cancel) -> Result<FileOutput> {
         let path = match target {
             Target::Stdout => return Ok(FileOutput::Stream(Stream::stdout()?)),
             Target::Path(p) => p,
@@ -144,7 +146,7 @@ impl FileOutput {
                 Ok(FileOutput::Atomic(AtomicFile::beside(path, &real)?))
             }
             PathKind::CharDevice | PathKind::Fifo => {
-                Ok(FileOutput::Stream(Stream::open(path, &real, kind)?))
+                Ok(FileOutput::Stream(Stream::open(path, &real, kind, cancel)?))
             }
             PathKind::Directory => Err(UsageError::new(format!(
                 "output '{}' is a directory",
@@ -210,10 +212,10 @@ impl Stream {
     /// Open the device or fifo at `real` (which `shown` leads to) for writing, without
     /// truncating or replacing it. A fifo is opened without blocking and retried until a
     /// reader comes, so a signal meanwhile is noticed.
-    fn open(shown: &Path, real: &Path, kind: PathKind) -> Result<Stream> {
+    fn open(shown: &Path, real: &Path, kind: PathKind, cancel: &Cancel) -> Result<Stream> {
         let opening = || format!("opening '{}' for writing", shown.display());
         let file = loop {
-            interrupt::check()?;
+            cancel.check()?;
             match fs::OpenOptions::new()
                 .write(true)
                 .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
@@ -347,13 +349,13 @@ impl AtomicFile {
 
     /// Make the file durable and rename it over the target (unless a signal came first),
     /// then make the rename durable.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(self, cancel: &Cancel) -> Result<()> {
         let shown = self.shown.display().to_string();
         self.tmp
             .as_file()
             .sync_all()
             .with_context(|| format!("writing '{shown}'"))?;
-        interrupt::check()?;
+        cancel.check()?;
         self.tmp
             .persist(&self.real)
             .with_context(|| format!("moving the output into place at '{shown}'"))?;

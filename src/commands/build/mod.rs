@@ -12,7 +12,7 @@ use self::report::BuildReport;
 use crate::build::{self, BuiltImage};
 use crate::cancel::Cancel;
 use crate::cli::BuildArgs;
-use crate::error::escape_bytes;
+use crate::error::{Error, escape_bytes};
 use crate::options::BuildOptions;
 use crate::progress::Progress;
 use crate::sink;
@@ -29,14 +29,15 @@ pub fn run(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let opts = BuildOptions::from_args(
+    let (opts, output) = BuildOptions::from_args(
         args,
         std::env::var_os("SOURCE_DATE_EPOCH").map(|v| v.to_string_lossy().into_owned()),
         now,
     )?;
     let mtime = opts.settings.created.max(0) as u64;
-    let dest = sink::open(opts.format, &opts.target, mtime)?;
-    let prepared = build::prepare(&opts, dest, progress, cancel)?;
+    let dest =
+        sink::open(output.format, &output.target, mtime, cancel).map_err(Error::into_anyhow)?;
+    let prepared = build::prepare(&opts, dest, progress, cancel).map_err(Error::into_anyhow)?;
     for i in prepared.ignored() {
         let slash = if i.is_dir { "/" } else { "" };
         printer.detail(&format!(
@@ -66,7 +67,7 @@ pub fn run(
     if opts.check_reproducible {
         printer.status("Checking", "reproducibility: the image is built twice");
     }
-    let built = prepared.build(progress)?;
+    let built = prepared.build(progress).map_err(Error::into_anyhow)?;
     progress.finish();
     present(&built, &opts, args.json, printer)
 }

@@ -16,11 +16,11 @@ use self::report::{BlobsReport, ExportReport, OutputReport, RootfsReport, Source
 use crate::cancel::Cancel;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
-use crate::error::UsageError;
+use crate::error::{Error, UsageError};
 use crate::flatten::dir::DirEmitter;
 use crate::flatten::tar::TarEmitter;
 use crate::flatten::{self, Counts};
-use crate::image::copy::{self, Copied};
+use crate::image::copy;
 use crate::image::reference::ImageRef;
 use crate::image::source::Image;
 use crate::image::{Platform, is_index, manifest};
@@ -203,7 +203,7 @@ fn export_image(
         ExportFormat::DockerArchive => Format::DockerArchive,
         _ => Format::OciArchive,
     };
-    let mut dest = sink::open(format, &opts.target, opts.mtime)?;
+    let dest = sink::open(format, &opts.target, opts.mtime, cancel).map_err(Error::into_anyhow)?;
     let image = Image::open(&opts.reference)
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
@@ -254,12 +254,9 @@ fn export_image(
             format.name()
         ),
     );
-    let mut copied = Copied::default();
     progress.stage(Stage::CopyingBlobs, None);
-    copy::copy_tree(&image, &top, dest.as_mut(), &mut copied, progress, cancel)
-        .with_context(|| format!("copying the blobs of '{}'", opts.reference))?;
-    let record = copy::record(&top, &tags, &docker)?;
-    dest.finish(&record, cancel)?;
+    let copied = copy::export(&image, &top, &docker, &tags, dest, progress, cancel)
+        .map_err(Error::into_anyhow)?;
     Ok(ExportReport {
         digest: top.digest().to_string(),
         media_type: top.media_type().to_string(),
@@ -292,16 +289,17 @@ enum RootfsOut {
     Dir(DirEmitter),
 }
 
-fn claim(opts: &ExportOptions) -> Result<RootfsOut> {
+fn claim(opts: &ExportOptions, cancel: &Cancel) -> Result<RootfsOut> {
     match (&opts.target, opts.format) {
         (Target::Path(p), ExportFormat::RootfsDir) => {
             output::check_dir_output(p)?;
-            Ok(RootfsOut::Dir(DirEmitter::prepare(p)?))
+            Ok(RootfsOut::Dir(DirEmitter::prepare(p, cancel)?))
         }
         (target, _) => Ok(
             match FileOutput::open(
                 target,
                 "use --format rootfs-dir to extract into a directory, or name a file",
+                cancel,
             )? {
                 FileOutput::Atomic(f) => RootfsOut::TarFile(f),
                 FileOutput::Stream(s) => RootfsOut::TarStream(s),
@@ -317,7 +315,7 @@ fn export_rootfs(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<ExportReport> {
-    let out = claim(opts)?;
+    let out = claim(opts, cancel)?;
     let image = Image::open(&opts.reference)
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
@@ -344,7 +342,7 @@ fn export_rootfs(
         .iter()
         .fold(0u64, |a, l| a.saturating_add(l.size()));
     progress.stage(Stage::ReadingLayers, Some(layer_bytes));
-    let tree = flatten::flatten(&image, &sel, &opts.limits, progress)?;
+    let tree = flatten::flatten(&image, &sel, &opts.limits, progress, cancel)?;
     let stats = tree.stats;
     let plan = tree.into_plan();
     progress.stage_files(Stage::WritingRootfs, Some(layer_bytes), plan.data_count());
@@ -353,25 +351,49 @@ fn export_rootfs(
             let what = || format!("writing '{}'", out.shown().display());
             let file = out.file().try_clone().with_context(what)?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            flatten::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)?;
+            flatten::emit(
+                &image,
+                &sel,
+                &opts.limits,
+                &plan,
+                &mut tar,
+                progress,
+                cancel,
+            )?;
             let (w, counts) = tar.finish()?;
             w.into_inner()
                 .map_err(|e| e.into_error())
                 .with_context(what)?;
-            out.commit()?;
+            out.commit(cancel)?;
             counts
         }
         RootfsOut::TarStream(out) => {
             let what = || format!("writing to {}", out.name());
             let file = out.file().try_clone().with_context(what)?;
             let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            let written = flatten::emit(&image, &sel, &opts.limits, &plan, &mut tar, progress)
-                .and_then(|()| tar.finish())
-                .and_then(|(mut w, counts)| w.flush().with_context(what).map(|()| counts));
+            let written = flatten::emit(
+                &image,
+                &sel,
+                &opts.limits,
+                &plan,
+                &mut tar,
+                progress,
+                cancel,
+            )
+            .and_then(|()| tar.finish())
+            .and_then(|(mut w, counts)| w.flush().with_context(what).map(|()| counts));
             written.map_err(|e| out.explain(e))?
         }
         RootfsOut::Dir(mut dir) => {
-            flatten::emit(&image, &sel, &opts.limits, &plan, &mut dir, progress)?;
+            flatten::emit(
+                &image,
+                &sel,
+                &opts.limits,
+                &plan,
+                &mut dir,
+                progress,
+                cancel,
+            )?;
             dir.finish()?
         }
     };

@@ -6,10 +6,10 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
+use crate::cancel::Cancel;
 use crate::error::UsageError;
 use crate::image::config::rfc3339;
 use crate::image::source::{Image, Selected};
-use crate::interrupt;
 use crate::layer::parse::{Kind, TarEntry};
 use crate::layer::reader::{Limits, read_layer};
 use crate::ui::Printer;
@@ -21,6 +21,7 @@ pub fn list(
     only: Option<usize>,
     limits: &Limits,
     printer: &Printer,
+    cancel: &Cancel,
 ) -> Result<()> {
     let layers = sel.manifest.layers();
     let diff_ids = sel.config.rootfs().diff_ids();
@@ -52,9 +53,10 @@ pub fn list(
             .context("writing to stdout")?;
         }
         let diff_id = diff_ids.get(i).map(String::as_str);
-        read_layer(image, desc, diff_id, limits, &format!("layer {i}"), |tar| {
+        let what = format!("layer {i}");
+        read_layer(image, desc, diff_id, limits, &what, cancel, |tar| {
             while let Some(e) = tar.next_entry()? {
-                interrupt::check()?;
+                cancel.check()?;
                 buf.clear();
                 line_into(&e, &mut buf);
                 out.line_bytes(&buf).context("writing to stdout")?;

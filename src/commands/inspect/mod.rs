@@ -14,6 +14,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration};
 use self::report::{
     BlobReport, InspectReport, LayerReport, ManifestReport, PlatformReport, VerifyReport,
 };
+use crate::cancel::Cancel;
 use crate::cli::{InspectArgs, RawDocument};
 use crate::error::{UsageError, invalid};
 use crate::image::reference::ImageRef;
@@ -23,7 +24,7 @@ use crate::layer::reader::Limits;
 use crate::ui::Printer;
 use crate::ui::human_bytes;
 
-pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
+pub fn run(args: &InspectArgs, printer: &Printer, cancel: &Cancel) -> Result<()> {
     let reference = parse_image_arg(&args.image)?;
     let want = parse_platform_arg(args.platform.as_deref())?;
     let limits = Limits::from_env()?;
@@ -40,9 +41,11 @@ pub fn run(args: &InspectArgs, printer: &Printer) -> Result<()> {
     let top = image.top()?;
     if args.files {
         let (sel, _) = choose(&image, want.as_ref(), printer)?;
-        return files::list(&image, &sel, args.layer, &limits, printer);
+        return files::list(&image, &sel, args.layer, &limits, printer, cancel);
     }
-    let mut checked = args.verify.then(|| verify::verify(&image, &top, &limits));
+    let mut checked = args
+        .verify
+        .then(|| verify::verify(&image, &top, &limits, cancel));
     if let Some(e) = checked.as_mut().and_then(|c| c.interrupted.take()) {
         return Err(e);
     }

@@ -55,7 +55,7 @@ fn rand_suffix() -> u128 {
 fn writes_through_an_absolute_symlink_stay_inside() {
     let (_tmp, dest) = new_dest();
     let name = unique();
-    let mut d = DirEmitter::prepare(&dest).unwrap();
+    let mut d = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never()).unwrap();
     d.symlink(b"a", b"/", &meta(0o777)).unwrap();
     file(&mut d, &format!("a/{name}"), "inside").unwrap();
     d.symlink(b"etc-link", b"/etc", &meta(0o777)).unwrap();
@@ -73,7 +73,7 @@ fn writes_through_an_absolute_symlink_stay_inside() {
 #[test]
 fn a_directory_made_through_a_symlink_gets_its_mode() {
     let (_tmp, dest) = new_dest();
-    let mut d = DirEmitter::prepare(&dest).unwrap();
+    let mut d = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never()).unwrap();
     d.dir(b"real", &meta(0o755)).unwrap();
     d.symlink(b"via", b"/real", &meta(0o777)).unwrap();
     d.dir(b"via/sub", &meta(0o700)).unwrap();
@@ -86,7 +86,7 @@ fn a_directory_made_through_a_symlink_gets_its_mode() {
 #[test]
 fn escapes_and_loops_are_refused() {
     let (tmp, dest) = new_dest();
-    let mut d = DirEmitter::prepare(&dest).unwrap();
+    let mut d = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never()).unwrap();
     d.symlink(b"up", b"../..", &meta(0o777)).unwrap();
     let e = file(&mut d, "up/x", "no").unwrap_err();
     assert!(
@@ -114,7 +114,7 @@ fn escapes_and_loops_are_refused() {
 #[test]
 fn modes_links_and_times_are_restored_and_dirs_set_last() {
     let (_tmp, dest) = new_dest();
-    let mut d = DirEmitter::prepare(&dest).unwrap();
+    let mut d = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never()).unwrap();
     d.dir(b"ro", &meta(0o555)).unwrap();
     d.dir(b"ro/deeper", &meta(0o500)).unwrap();
     d.dir(b"sticky", &meta(0o1777)).unwrap();
@@ -145,7 +145,7 @@ fn modes_links_and_times_are_restored_and_dirs_set_last() {
 #[test]
 fn a_failure_after_read_only_dirs_still_cleans_up() {
     let (tmp, dest) = new_dest();
-    let mut d = DirEmitter::prepare(&dest).unwrap();
+    let mut d = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never()).unwrap();
     d.dir(b"ro", &meta(0o500)).unwrap();
     file(&mut d, "ro/f", "x").unwrap();
     // Make the rename fail: DEST appears meanwhile, not empty.
@@ -163,14 +163,19 @@ fn a_failure_after_read_only_dirs_still_cleans_up() {
 fn destination_must_be_new_or_empty() {
     let (_tmp, dest) = new_dest();
     std::fs::create_dir(&dest).unwrap();
-    let d = DirEmitter::prepare(&dest).unwrap();
+    let d = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never()).unwrap();
     d.finish().unwrap();
     assert!(dest.is_dir());
     std::fs::write(dest.join("x"), "x").unwrap();
-    let e = DirEmitter::prepare(&dest).err().unwrap();
-    assert!(e.to_string().contains("already exists"), "{e:#}");
-    let e = DirEmitter::prepare(&dest.join("missing/deeper"))
+    let e = DirEmitter::prepare(&dest, &crate::cancel::Cancel::never())
         .err()
         .unwrap();
+    assert!(e.to_string().contains("already exists"), "{e:#}");
+    let e = DirEmitter::prepare(
+        &dest.join("missing/deeper"),
+        &crate::cancel::Cancel::never(),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("does not exist"), "{e:#}");
 }
