@@ -47,7 +47,7 @@ pub(super) fn check(
     )
     .context("creating a scratch directory for the second build")?;
     let mut dest = Scratch(BlobStore::create(scratch.path())?);
-    let ctx = context::walk(&opts.context, &opts.ignore).with_context(|| {
+    let ctx = context::walk(&opts.context, &opts.ignore, cancel).with_context(|| {
         format!(
             "walking build context '{}' again",
             opts.context_arg.display()

@@ -68,6 +68,18 @@ pub struct BuiltManifest {
     pub base_digest: Option<String>,
 }
 
+impl From<pipeline::Built> for BuiltManifest {
+    fn from(b: pipeline::Built) -> BuiltManifest {
+        BuiltManifest {
+            platform: b.platform,
+            descriptor: b.desc,
+            config: b.config,
+            layers: b.layers,
+            base_digest: b.base_digest,
+        }
+    }
+}
+
 /// The base image a build used, as given.
 #[derive(Debug, Clone)]
 pub struct BaseInfo {
@@ -169,7 +181,7 @@ fn prepare_inner<'d>(
 
     progress.stage(Stage::Walking, None);
     let walk_started = Instant::now();
-    let ctx = context::walk(&opts.context, &opts.ignore)
+    let ctx = context::walk(&opts.context, &opts.ignore, cancel)
         .with_context(|| format!("walking build context '{}'", opts.context_arg.display()))?;
     let walk_ms = walk_started.elapsed().as_millis() as u64;
     warnings.extend(warnings_for(&ctx));
@@ -280,16 +292,7 @@ impl Prepared<'_> {
         let image_ms = image_started.elapsed().as_millis() as u64;
         Ok(BuiltImage {
             top: record.top,
-            manifests: built
-                .into_iter()
-                .map(|b| BuiltManifest {
-                    platform: b.platform,
-                    descriptor: b.desc,
-                    config: b.config,
-                    layers: b.layers,
-                    base_digest: b.base_digest,
-                })
-                .collect(),
+            manifests: built.into_iter().map(BuiltManifest::from).collect(),
             layer,
             base: self.base.as_ref().map(|b| BaseInfo {
                 reference: b.reference.to_string(),

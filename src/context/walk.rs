@@ -21,6 +21,7 @@ use ignore::gitignore::Gitignore;
 
 use super::dockerignore::DockerIgnore;
 use super::{Context, ContextEntry, EntryKind, IgnoreReason, Ignored};
+use crate::cancel::Cancel;
 use crate::error::{SpecialFile, escape_bytes};
 
 /// Which ignore rules apply.
@@ -64,8 +65,8 @@ impl OutputInContext {
     }
 }
 
-/// Walk the context rooted at `root` (an existing directory).
-pub fn walk(root: &Path, options: &IgnoreOptions) -> Result<Context> {
+/// Walk the context rooted at `root` (an existing directory), until done or `cancel`led.
+pub fn walk(root: &Path, options: &IgnoreOptions, cancel: &Cancel) -> Result<Context> {
     let mut docker = DockerIgnore::default();
     if !options.no_ignore {
         let path = root.join(".dockerignore");
@@ -95,6 +96,7 @@ pub fn walk(root: &Path, options: &IgnoreOptions) -> Result<Context> {
         use_gitignore: !options.no_ignore,
         gitignores: Vec::new(),
         out: Context::default(),
+        cancel: cancel.clone(),
     };
     walker.visit_dir(root, &[], false)?;
     let mut context = walker.out;
@@ -110,11 +112,14 @@ struct Walker {
     /// `.gitignore` matchers of the directories being visited, outermost first.
     gitignores: Vec<Gitignore>,
     out: Context,
+    /// Checked before each directory is read.
+    cancel: Cancel,
 }
 
 impl Walker {
     /// Visit the children of `dir`; returns whether any entry below it was included.
     fn visit_dir(&mut self, dir: &Path, rel_dir: &[u8], dir_excluded: bool) -> Result<bool> {
+        self.cancel.check()?;
         let names = sorted_names(dir, rel_dir)?;
         let pushed = self.push_gitignore(dir, rel_dir, &names)?;
         let mut any_included = false;

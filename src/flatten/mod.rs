@@ -11,6 +11,7 @@
 mod arena;
 pub mod dir;
 mod nodes;
+pub mod output;
 mod plan;
 mod sys;
 pub mod tar;

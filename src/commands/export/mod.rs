@@ -6,7 +6,7 @@
 
 mod report;
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -17,17 +17,15 @@ use crate::cancel::Cancel;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::inspect::{parse_image_arg, parse_platform_arg};
 use crate::error::{Error, UsageError};
-use crate::flatten::dir::DirEmitter;
-use crate::flatten::tar::TarEmitter;
-use crate::flatten::{self, Counts};
+use crate::flatten;
+use crate::flatten::output::{RootfsOut, Written};
 use crate::image::copy;
 use crate::image::reference::ImageRef;
-use crate::image::source::Image;
+use crate::image::source::{Image, Selected};
 use crate::image::{Platform, is_index, manifest};
 use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
 use crate::progress::{Progress, Stage};
-use crate::sink::output::{self, AtomicFile, FileOutput, Stream};
 use crate::sink::{self, Format, Target};
 use crate::ui::Printer;
 use crate::ui::human_bytes;
@@ -191,6 +189,61 @@ fn path_of(target: &Target) -> Option<String> {
     }
 }
 
+/// What an image export writes: the top descriptor, the image Docker's `manifest.json`
+/// names, its platform (for a single image), and whether one image of an index was kept.
+struct Chosen {
+    top: Descriptor,
+    docker: Selected,
+    platform: Option<String>,
+    one_of_index: bool,
+}
+
+/// What to export of `image` (whose `index.json` names `source_top`) as `format`: the
+/// whole image, or one platform's (asked for, or a docker archive's one image).
+fn choose(
+    opts: &ExportOptions,
+    image: &Image,
+    source_top: &Descriptor,
+    format: Format,
+) -> Result<Chosen> {
+    let index = is_index(source_top.media_type());
+    let one_of_index = index && (opts.platform.is_some() || format == Format::DockerArchive);
+    let (top, docker, platform) = if one_of_index || opts.platform.is_some() {
+        let sel = image.select(opts.platform.as_ref())?;
+        let mut desc = sel.manifest_desc.clone();
+        desc.set_platform(Some(sel.platform.to_oci()));
+        let platform = Some(sel.platform.to_string());
+        (desc, sel, platform)
+    } else if index {
+        (source_top.clone(), copy::docker_image(image)?, None)
+    } else {
+        let sel = image.select(None)?;
+        let platform = Some(sel.platform.to_string());
+        (source_top.clone(), sel, platform)
+    };
+    Ok(Chosen {
+        top,
+        docker,
+        platform,
+        one_of_index,
+    })
+}
+
+/// `--tag`, or the tags the source gives its image.
+fn tags_of(opts: &ExportOptions, image: &Image, source_top: &Descriptor) -> Vec<String> {
+    if !opts.tags.is_empty() {
+        return opts.tags.clone();
+    }
+    image
+        .index()
+        .manifests()
+        .iter()
+        .filter(|d| d.digest() == source_top.digest())
+        .filter_map(manifest::ref_name)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// oci-archive, oci-dir, docker-archive: blobs copied verbatim.
 fn export_image(
     opts: &ExportOptions,
@@ -207,21 +260,12 @@ fn export_image(
     let image = Image::open(&opts.reference)
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
-    let one_of_index = is_index(source_top.media_type())
-        && (opts.platform.is_some() || format == Format::DockerArchive);
-    let (top, docker, platform) = if one_of_index || opts.platform.is_some() {
-        let sel = image.select(opts.platform.as_ref())?;
-        let mut desc = sel.manifest_desc.clone();
-        desc.set_platform(Some(sel.platform.to_oci()));
-        let platform = Some(sel.platform.to_string());
-        (desc, sel, platform)
-    } else if is_index(source_top.media_type()) {
-        (source_top.clone(), copy::docker_image(&image)?, None)
-    } else {
-        let sel = image.select(None)?;
-        let platform = Some(sel.platform.to_string());
-        (source_top.clone(), sel, platform)
-    };
+    let Chosen {
+        top,
+        docker,
+        platform,
+        one_of_index,
+    } = choose(opts, &image, &source_top, format)?;
     if one_of_index {
         printer.status(
             "Keeping",
@@ -233,18 +277,7 @@ fn export_image(
             ),
         );
     }
-    let tags: Vec<String> = if opts.tags.is_empty() {
-        image
-            .index()
-            .manifests()
-            .iter()
-            .filter(|d| d.digest() == source_top.digest())
-            .filter_map(manifest::ref_name)
-            .map(str::to_owned)
-            .collect()
-    } else {
-        opts.tags.clone()
-    };
+    let tags = tags_of(opts, &image, &source_top);
     printer.status(
         "Exporting",
         &format!(
@@ -282,32 +315,6 @@ fn export_image(
     })
 }
 
-/// Where the rootfs goes, claimed before the image is read.
-enum RootfsOut {
-    TarFile(AtomicFile),
-    TarStream(Stream),
-    Dir(DirEmitter),
-}
-
-fn claim(opts: &ExportOptions, cancel: &Cancel) -> Result<RootfsOut> {
-    match (&opts.target, opts.format) {
-        (Target::Path(p), ExportFormat::RootfsDir) => {
-            output::check_dir_output(p)?;
-            Ok(RootfsOut::Dir(DirEmitter::prepare(p, cancel)?))
-        }
-        (target, _) => Ok(
-            match FileOutput::open(
-                target,
-                "use --format rootfs-dir to extract into a directory, or name a file",
-                cancel,
-            )? {
-                FileOutput::Atomic(f) => RootfsOut::TarFile(f),
-                FileOutput::Stream(s) => RootfsOut::TarStream(s),
-            },
-        ),
-    }
-}
-
 /// rootfs-tar, rootfs-dir: one platform's layers flattened.
 fn export_rootfs(
     opts: &ExportOptions,
@@ -315,7 +322,8 @@ fn export_rootfs(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<ExportReport> {
-    let out = claim(opts, cancel)?;
+    let dir = opts.format == ExportFormat::RootfsDir;
+    let out = RootfsOut::claim(&opts.target, dir, cancel)?;
     let image = Image::open(&opts.reference)
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
@@ -336,67 +344,8 @@ fn export_rootfs(
             )
         ),
     );
-    let layer_bytes = sel
-        .manifest
-        .layers()
-        .iter()
-        .fold(0u64, |a, l| a.saturating_add(l.size()));
-    progress.stage(Stage::ReadingLayers, Some(layer_bytes));
-    let tree = flatten::flatten(&image, &sel, &opts.limits, progress, cancel)?;
-    let stats = tree.stats;
-    let plan = tree.into_plan();
-    progress.stage_files(Stage::WritingRootfs, Some(layer_bytes), plan.data_count());
-    let counts: Counts = match out {
-        RootfsOut::TarFile(out) => {
-            let what = || format!("writing '{}'", out.shown().display());
-            let file = out.file().try_clone().with_context(what)?;
-            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            flatten::emit(
-                &image,
-                &sel,
-                &opts.limits,
-                &plan,
-                &mut tar,
-                progress,
-                cancel,
-            )?;
-            let (w, counts) = tar.finish()?;
-            w.into_inner()
-                .map_err(|e| e.into_error())
-                .with_context(what)?;
-            out.commit(cancel)?;
-            counts
-        }
-        RootfsOut::TarStream(out) => {
-            let what = || format!("writing to {}", out.name());
-            let file = out.file().try_clone().with_context(what)?;
-            let mut tar = TarEmitter::new(BufWriter::with_capacity(1 << 20, file));
-            let written = flatten::emit(
-                &image,
-                &sel,
-                &opts.limits,
-                &plan,
-                &mut tar,
-                progress,
-                cancel,
-            )
-            .and_then(|()| tar.finish())
-            .and_then(|(mut w, counts)| w.flush().with_context(what).map(|()| counts));
-            written.map_err(|e| out.explain(e))?
-        }
-        RootfsOut::Dir(mut dir) => {
-            flatten::emit(
-                &image,
-                &sel,
-                &opts.limits,
-                &plan,
-                &mut dir,
-                progress,
-                cancel,
-            )?;
-            dir.finish()?
-        }
-    };
+    let Written { counts, stats } =
+        flatten::output::write(&image, &sel, &opts.limits, out, progress, cancel)?;
     let mut warnings = image.warnings().to_vec();
     if counts.skipped_devices > 0 {
         warnings.push(format!(
