@@ -7,7 +7,7 @@
 //!                  (sorted, ignore   (USTAR + PAX,    tar → sha256 (diff_id) → compress →  │
 //!                   rules applied)    0:0, clamped)   sha256 (digest) + count → store      │
 //!                                                                                          ▼
-//!            sink (archive / layout dir / stdout) ◄─ image::manifest ◄─ image::config ◄─ store
+//!       sink::Destination (archive, layout, stream) ◄─ image::manifest ◄─ image::config ◄─ store
 //! ```
 //!
 //! Each file of the context is read exactly once; memory stays bounded whatever the size.
@@ -55,21 +55,22 @@
 
 #![warn(missing_docs)]
 
-// The library (rustfmt sorts these; the data flow is drawn at the top of this file).
-pub mod build; // the build pipeline: prepare, build, BuiltImage
-pub mod cancel; // cancellation as a value: what stops a long operation
-pub mod compress; // gzip (parallel, reproducible), zstd, none
-pub mod context; // the walk: the context on disk becomes ordered entries
-pub mod digest; // sha256 while streaming, verifying readers
-pub mod error; // the typed error and its kinds
-pub mod flatten; // an image's layers flattened into one root filesystem (export rootfs-tar/rootfs-dir)
-pub mod image; // config, manifest, index; reading existing images; base images
-pub mod interrupt; // signals and the temporary paths they must not leave behind
-pub mod layer; // tar headers and the one-pass layer writer; reading layers back
+// The library, in data-flow order (rustfmt.toml keeps it; drawn at the top of this file).
 pub mod options; // what to build, as plain data
-pub mod progress; // what long operations report
-pub mod sink; // where an image goes: archive, layout dir, stream
+pub mod context; // the walk: the context on disk becomes ordered entries
+pub mod layer; // tar headers and the one-pass layer writer; reading layers back
+pub mod compress; // gzip (parallel, reproducible), zstd, none
+pub mod digest; // sha256 while streaming, verifying readers
 pub mod store; // the content-addressed blob store
+pub mod image; // config, manifest, index; image sources; base images; copy and verify
+pub mod sink; // destinations: archive file, stream, layout directory
+pub mod build; // the build pipeline: prepare, build, BuiltImage
+pub mod flatten; // an image's layers flattened into one root filesystem (export rootfs-*)
+// Across the stages.
+pub mod cancel; // cancellation as a value: what stops a long operation
+pub mod error; // the typed error and its kinds
+pub mod interrupt; // signals wired to a Cancel, and the temporary paths they must not leave
+pub mod progress; // what long operations report
 
 // The command line, not part of the library's documented surface.
 // clap turns these doc comments into --help text (`NAME[:TAG]`), not rustdoc links.
