@@ -178,6 +178,24 @@ impl fmt::Display for SpecialFile {
 
 impl std::error::Error for SpecialFile {}
 
+/// A registry request that failed (exit 1): the message names the host, repository and
+/// step; the hint says what to try (`--ca-cert`, `--insecure-registry`, `imgbuild login`).
+#[derive(Debug)]
+pub struct RemoteError {
+    /// One line: `HOST/REPO: STEP: what happened`.
+    pub message: String,
+    /// What the user can do, when there is something to say.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
 /// A file that changed size or identity while it was being read (exit 1).
 #[derive(Debug)]
 pub struct FileChanged {
@@ -249,6 +267,9 @@ fn classify(err: &anyhow::Error) -> (ErrorKind, Option<String>) {
                         .into(),
                 ),
             );
+        }
+        if let Some(e) = cause.downcast_ref::<RemoteError>() {
+            return (ErrorKind::Failure, e.hint.clone());
         }
         if cause.downcast_ref::<FileChanged>().is_some() {
             return (

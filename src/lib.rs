@@ -66,6 +66,7 @@ pub mod image; // config, manifest, index; image sources; base images; copy and 
 pub mod sink; // destinations: archive file, stream, layout directory
 pub mod build; // the build pipeline: prepare, build, BuiltImage
 pub mod flatten; // an image's layers flattened into one root filesystem (export rootfs-*)
+pub mod registry; // OCI registries: credentials, transport, pull and push
 // Across the stages.
 pub mod cancel; // cancellation as a value: what stops a long operation
 pub mod error; // the typed error and its kinds
@@ -105,6 +106,12 @@ pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
             finish(progress.as_ref(), &result);
             result
         }
+        Command::Push(args) => {
+            let progress = ui::progress::for_printer(printer);
+            let result = commands::push::run(args, printer, progress.as_ref(), cancel);
+            finish(progress.as_ref(), &result);
+            result
+        }
         Command::Completions(args) => commands::completions::run(args, printer),
     };
     result.map_err(Error::from)
@@ -121,8 +128,11 @@ fn finish(progress: &dyn progress::Progress, result: &anyhow::Result<()>) {
 /// Whether the command writes an image to stdout (a broken pipe is then a failure).
 pub fn stdout_is_image(cli: &Cli) -> bool {
     match &cli.command {
-        Command::Build(args) => args.output.as_ref().is_none_or(|o| o.as_os_str() == "-"),
-        Command::Inspect(_) | Command::Completions(_) => false,
+        Command::Build(args) => match &args.output {
+            Some(o) => o.as_os_str() == "-",
+            None => !args.push,
+        },
+        Command::Inspect(_) | Command::Completions(_) | Command::Push(_) => false,
         Command::Export(args) => args.output.as_os_str() == "-",
     }
 }

@@ -16,6 +16,8 @@ pub enum Stage {
     WritingRootfs,
     /// export: copying blobs into the new image.
     CopyingBlobs,
+    /// build --push, push: uploading blobs to a registry (bytes of the blobs).
+    Pushing,
 }
 
 impl Stage {
@@ -28,6 +30,7 @@ impl Stage {
             Stage::ReadingLayers => "reading layers",
             Stage::WritingRootfs => "writing root filesystem",
             Stage::CopyingBlobs => "copying blobs",
+            Stage::Pushing => "pushing",
         }
     }
 }

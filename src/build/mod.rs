@@ -17,6 +17,7 @@ mod pipeline;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -29,12 +30,13 @@ use self::pipeline::{
 use crate::cancel::Cancel;
 use crate::context::{self, Context, Ignored};
 use crate::digest::Sha256Sum;
-use crate::image::source::Image;
+use crate::image::source::{Image, Remote};
 use crate::image::{Platform, base};
 use crate::layer::LayerDescriptor;
 use crate::layer::reader::Limits;
 use crate::options::BuildOptions;
 use crate::progress::{Progress, Stage};
+use crate::registry::Registry;
 use crate::sink::{Destination, Format};
 
 /// A build whose output is claimed, whose base is open and whose context is walked: ready to
@@ -172,7 +174,13 @@ fn prepare_inner<'d>(
     }
     let opts = &opts;
     let base = match &opts.base {
-        Some(r) => Some(Image::open(r).with_context(|| format!("reading base image '{r}'"))?),
+        Some(r) => {
+            let session = opts.registry.clone().map(|o| Arc::new(Registry::new(o)));
+            let remote = session.as_ref().map(|registry| Remote { registry, cancel });
+            let image = Image::open_with(r, remote.as_ref())
+                .with_context(|| format!("reading base image '{r}'"))?;
+            Some(image)
+        }
         None => None,
     };
     let mut warnings: Vec<String> = base.iter().flat_map(|b| b.warnings().to_vec()).collect();

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use oci_client::Reference;
+
 /// In which form an IMAGE argument names its image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -17,8 +19,11 @@ pub enum Transport {
     OciArchive,
     /// A `docker save` archive (manifest.json; classic or Docker 25+).
     DockerArchive,
-    /// A plain path: a directory is a layout, a file is sniffed when opened.
+    /// A plain path: a directory is a layout, a file is sniffed when opened; when nothing
+    /// is at the path, it may be a registry reference (`busybox:1.36`).
     Sniff,
+    /// `docker://HOST/REPO[:TAG|@DIGEST]`: an image in an OCI registry.
+    Registry,
 }
 
 /// A parsed IMAGE argument: where the image is, in which form, and which of its images.
@@ -34,6 +39,9 @@ pub struct ImageRef {
     pub pinned: Option<String>,
     /// The argument as given, for messages and the base-name annotation.
     pub original: String,
+    /// The registry reference, normalized as Docker does (`busybox` is
+    /// `docker.io/library/busybox:latest`), for `docker://`.
+    pub registry: Option<Reference>,
 }
 
 impl ImageRef {
@@ -41,6 +49,9 @@ impl ImageRef {
     pub fn parse(arg: &str) -> Result<ImageRef, String> {
         if arg.is_empty() {
             return Err("an empty image reference".into());
+        }
+        if let Some(name) = arg.strip_prefix("docker://") {
+            return ImageRef::registry(arg, name);
         }
         let (rest, pinned) = match arg.rsplit_once('@') {
             Some((rest, digest)) if digest.starts_with("sha256:") => {
@@ -63,9 +74,9 @@ impl ImageRef {
             (Transport::OciArchive, b)
         } else if let Some(b) = rest.strip_prefix("docker-archive:") {
             (Transport::DockerArchive, b)
-        } else if rest.starts_with("docker://") || rest.starts_with("containers-storage:") {
+        } else if rest.starts_with("containers-storage:") {
             return Err(format!(
-                "'{arg}': registries and container storage are not supported; save the image to a file first (skopeo copy ... oci-archive:FILE)"
+                "'{arg}': container storage is not supported; save the image to a file first (skopeo copy ... oci-archive:FILE)"
             ));
         } else {
             return Ok(ImageRef {
@@ -74,6 +85,7 @@ impl ImageRef {
                 tag: None,
                 pinned,
                 original: arg.to_owned(),
+                registry: None,
             });
         };
         let (path, tag) = match body.split_once(':') {
@@ -94,7 +106,40 @@ impl ImageRef {
             tag: tag.map(str::to_owned),
             pinned,
             original: arg.to_owned(),
+            registry: None,
         })
+    }
+
+    /// `name` (what follows `docker://` in `arg`, or a bare `arg`) as a registry reference.
+    pub fn registry(arg: &str, name: &str) -> Result<ImageRef, String> {
+        let reference = Reference::try_from(name)
+            .map_err(|e| format!("'{arg}' is not a valid registry reference: {e}"))?;
+        if let Some(d) = reference.digest()
+            && !d.starts_with("sha256:")
+        {
+            return Err(format!("'{arg}': only sha256 digests can be pinned"));
+        }
+        Ok(ImageRef {
+            transport: Transport::Registry,
+            path: None,
+            tag: reference.tag().map(str::to_owned),
+            pinned: reference.digest().map(str::to_owned),
+            original: arg.to_owned(),
+            registry: Some(reference),
+        })
+    }
+
+    /// A plain path with nothing at it, read as a bare registry reference, if it is one
+    /// (`busybox:1.36`, `ghcr.io/org/app@sha256:…`).
+    pub fn as_bare_registry(&self) -> Option<ImageRef> {
+        if self.transport != Transport::Sniff {
+            return None;
+        }
+        let path = self.path.as_ref()?;
+        if path.symlink_metadata().is_ok() || self.original.starts_with(['/', '.', '~']) {
+            return None;
+        }
+        ImageRef::registry(&self.original, &self.original).ok()
     }
 }
 

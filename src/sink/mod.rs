@@ -9,6 +9,7 @@ pub mod docker_archive;
 pub mod layout_dir;
 pub mod oci_archive;
 pub mod output;
+pub mod tee;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

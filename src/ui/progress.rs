@@ -47,6 +47,7 @@ fn verb(stage: Stage) -> &'static str {
         Stage::ReadingLayers => "Reading",
         Stage::WritingRootfs => "Extracting",
         Stage::CopyingBlobs => "Copying",
+        Stage::Pushing => "Pushing",
     }
 }
 
@@ -59,6 +60,7 @@ fn object(stage: Stage) -> &'static str {
         Stage::ReadingLayers => "layers",
         Stage::WritingRootfs => "root filesystem",
         Stage::CopyingBlobs => "blobs",
+        Stage::Pushing => "blobs",
     }
 }
 

@@ -139,7 +139,11 @@ impl BlobSource for InMemory {
         Ok(self.index.clone())
     }
 
-    fn open_blob(&self, hex: &str) -> anyhow::Result<Box<dyn Read + '_>> {
+    fn open_blob(
+        &self,
+        hex: &str,
+        _desc: &oci_spec::image::Descriptor,
+    ) -> anyhow::Result<Box<dyn Read + '_>> {
         match self.blobs.get(hex) {
             Some(b) => Ok(Box::new(b.as_slice())),
             None => Err(io::Error::from(io::ErrorKind::NotFound).into()),

@@ -9,13 +9,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result};
 
 use self::report::BuildReport;
+use std::sync::Arc;
+
 use crate::build::{self, BuiltImage};
 use crate::cancel::Cancel;
 use crate::cli::BuildArgs;
+use crate::commands::{push_target, registry_session};
 use crate::error::{Error, escape_bytes};
-use crate::options::BuildOptions;
+use crate::options::{BuildOptions, Output};
 use crate::progress::Progress;
+use crate::registry::Registry;
+use crate::registry::dest::{PushLog, Pushed, RegistryDest};
 use crate::sink;
+use crate::sink::tee::Tee;
+use crate::sink::{Destination, Target};
 use crate::ui::Printer;
 use crate::ui::human_bytes;
 
@@ -29,14 +36,15 @@ pub fn run(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let (opts, output) = BuildOptions::from_args(
+    let (mut opts, output) = BuildOptions::from_args(
         args,
         std::env::var_os("SOURCE_DATE_EPOCH").map(|v| v.to_string_lossy().into_owned()),
         now,
     )?;
-    let mtime = opts.settings.created.max(0) as u64;
-    let dest =
-        sink::open(output.format, &output.target, mtime, cancel).map_err(Error::into_anyhow)?;
+    let registry = registry_session(&args.registry)?;
+    opts.registry = Some(registry.options().clone());
+    let to_stdout = matches!(&output, Some(o) if o.target == Target::Stdout);
+    let (dest, log) = destination(args, &opts, output, &registry, progress, cancel)?;
     let prepared = build::prepare(&opts, dest, progress, cancel).map_err(Error::into_anyhow)?;
     for i in prepared.ignored() {
         let slash = if i.is_dir { "/" } else { "" };
@@ -69,11 +77,58 @@ pub fn run(
     }
     let built = prepared.build(progress).map_err(Error::into_anyhow)?;
     progress.finish();
-    present(&built, &opts, args.json, printer)
+    let pushed = log.map(|l| l.pushed()).unwrap_or_default();
+    present(&built, &opts, args.json, to_stdout, pushed, printer)
 }
 
-/// Tell what was written: details with `-v`, the status line, then the result.
-fn present(built: &BuiltImage, opts: &BuildOptions, json: bool, printer: &Printer) -> Result<()> {
+/// Where the image goes: the `-o` output, the registries of `-t` with `--push`, or both.
+fn destination<'a>(
+    args: &BuildArgs,
+    opts: &BuildOptions,
+    output: Option<Output>,
+    registry: &Arc<Registry>,
+    progress: &'a dyn Progress,
+    cancel: &Cancel,
+) -> Result<(Box<dyn Destination + 'a>, Option<PushLog>)> {
+    let mtime = opts.settings.created.max(0) as u64;
+    let file = output
+        .map(|o| sink::open(o.format, &o.target, mtime, cancel))
+        .transpose()
+        .map_err(Error::into_anyhow)?;
+    let file = match (file, args.push) {
+        (Some(file), false) => return Ok((file, None)),
+        (None, false) => anyhow::bail!("no output and no --push"),
+        (file, true) => file,
+    };
+    let targets = args
+        .tags
+        .iter()
+        .map(|t| push_target(t, "-t"))
+        .collect::<Result<Vec<_>>>()?;
+    let (mut push, log) = RegistryDest::new(Arc::clone(registry), targets, progress)?;
+    let base = opts.base.as_ref().and_then(|b| match &b.registry {
+        Some(r) => Some(r.clone()),
+        None => b.as_bare_registry().and_then(|bare| bare.registry),
+    });
+    if let Some(base) = base {
+        push.mount_from(base);
+    }
+    let dest: Box<dyn Destination + 'a> = match file {
+        Some(file) => Box::new(Tee::new(Box::new(push), file)),
+        None => Box::new(push),
+    };
+    Ok((dest, Some(log)))
+}
+
+/// Tell what was written: details with `-v`, the status lines, then the result.
+fn present(
+    built: &BuiltImage,
+    opts: &BuildOptions,
+    json: bool,
+    to_stdout: bool,
+    pushed: Vec<Pushed>,
+    printer: &Printer,
+) -> Result<()> {
     for line in &built.verified_base_layers {
         printer.detail(line);
     }
@@ -89,20 +144,30 @@ fn present(built: &BuiltImage, opts: &BuildOptions, json: bool, printer: &Printe
         );
     }
     let top_digest = built.top.digest().to_string();
-    let path = built.path.as_ref().map(|p| p.display().to_string());
-    printer.status(
-        "Wrote",
-        &format!(
-            "{} ({}, layer {} {}) {top_digest}",
-            path.as_deref().unwrap_or("stdout"),
-            built.format.name(),
-            opts.compression.name(),
-            human_bytes(built.layer.size)
-        ),
-    );
-    let to_stdout = built.path.is_none();
+    if to_stdout || built.path.is_some() {
+        let path = built.path.as_ref().map(|p| p.display().to_string());
+        printer.status(
+            "Wrote",
+            &format!(
+                "{} ({}, layer {} {}) {top_digest}",
+                path.as_deref().unwrap_or("stdout"),
+                built.format.name(),
+                opts.compression.name(),
+                human_bytes(built.layer.size)
+            ),
+        );
+    }
+    for p in &pushed {
+        printer.status(
+            "Pushed",
+            &format!(
+                "{}@{} ({} blobs uploaded, {} there already)",
+                p.reference, p.digest, p.uploaded, p.skipped
+            ),
+        );
+    }
     if json {
-        let text = serde_json::to_string_pretty(&BuildReport::of(built))
+        let text = serde_json::to_string_pretty(&BuildReport::of(built, pushed))
             .context("encoding the --json report")?;
         if to_stdout {
             printer.data_to_stderr(&text).context("writing to stderr")?;

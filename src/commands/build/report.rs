@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::registry::dest::Pushed;
+
 #[derive(Debug, Serialize)]
 pub struct BuildReport {
     /// The image digest: of the manifest, or of the index for several platforms.
@@ -16,6 +18,9 @@ pub struct BuildReport {
     pub files: u64,
     pub warnings: Vec<String>,
     pub stats: StatsReport,
+    /// With `--push`: each reference pushed, with its digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pushed: Vec<crate::commands::push::PushedReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,7 +66,7 @@ pub struct StatsReport {
 
 impl BuildReport {
     /// The document for what a build wrote.
-    pub fn of(b: &crate::build::BuiltImage) -> BuildReport {
+    pub fn of(b: &crate::build::BuiltImage, pushed: Vec<Pushed>) -> BuildReport {
         BuildReport {
             digest: b.top.digest().to_string(),
             media_type: b.top.media_type().to_string(),
@@ -100,6 +105,7 @@ impl BuildReport {
                 bytes_in: b.bytes_in,
                 elapsed_ms: b.timings.total_ms,
             },
+            pushed: pushed.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::flatten;
 use crate::flatten::output::{RootfsOut, Written};
 use crate::image::copy;
 use crate::image::reference::ImageRef;
-use crate::image::source::{Image, Selected};
+use crate::image::source::{Image, Remote, Selected};
 use crate::image::{Platform, is_index, manifest};
 use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
@@ -40,6 +40,8 @@ struct ExportOptions {
     /// mtime of archive members: SOURCE_DATE_EPOCH, else 0 (the output depends on the
     /// image only).
     mtime: u64,
+    /// How registries are reached (IMAGE may be in one).
+    registry: crate::cli::RegistryArgs,
 }
 
 impl ExportOptions {
@@ -95,6 +97,7 @@ impl ExportOptions {
             tags: args.tags.clone(),
             limits: Limits::from_env()?,
             mtime,
+            registry: args.registry.clone(),
         })
     }
 }
@@ -257,7 +260,12 @@ fn export_image(
         _ => Format::OciArchive,
     };
     let dest = sink::open(format, &opts.target, opts.mtime, cancel).map_err(Error::into_anyhow)?;
-    let image = Image::open(&opts.reference)
+    let registry = super::registry_session(&opts.registry)?;
+    let remote = Remote {
+        registry: &registry,
+        cancel,
+    };
+    let image = Image::open_with(&opts.reference, Some(&remote))
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
     let Chosen {
@@ -324,7 +332,12 @@ fn export_rootfs(
 ) -> Result<ExportReport> {
     let dir = opts.format == ExportFormat::RootfsDir;
     let out = RootfsOut::claim(&opts.target, dir, cancel)?;
-    let image = Image::open(&opts.reference)
+    let registry = super::registry_session(&opts.registry)?;
+    let remote = Remote {
+        registry: &registry,
+        cancel,
+    };
+    let image = Image::open_with(&opts.reference, Some(&remote))
         .with_context(|| format!("reading image '{}'", opts.reference))?;
     let source_top = image.top()?;
     let sel = image.select(opts.platform.as_ref())?;

@@ -18,7 +18,7 @@ use crate::cancel::Cancel;
 use crate::cli::{InspectArgs, RawDocument};
 use crate::error::{UsageError, invalid};
 use crate::image::reference::ImageRef;
-use crate::image::source::{Image, Selected};
+use crate::image::source::{Image, Remote, Selected};
 use crate::image::{Platform, is_index, layer_compression, manifest, verify};
 use crate::layer::reader::Limits;
 use crate::ui::Printer;
@@ -28,7 +28,13 @@ pub fn run(args: &InspectArgs, printer: &Printer, cancel: &Cancel) -> Result<()>
     let reference = parse_image_arg(&args.image)?;
     let want = parse_platform_arg(args.platform.as_deref())?;
     let limits = Limits::from_env()?;
-    let image = Image::open(&reference).with_context(|| format!("reading image '{reference}'"))?;
+    let registry = super::registry_session(&args.registry)?;
+    let remote = Remote {
+        registry: &registry,
+        cancel,
+    };
+    let image = Image::open_with(&reference, Some(&remote))
+        .with_context(|| format!("reading image '{reference}'"))?;
     // --verify counts them as problems; other reads go on, with a warning.
     if !args.verify {
         for w in image.warnings() {

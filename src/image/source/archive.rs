@@ -13,6 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use oci_spec::image::Descriptor;
 
 use super::documents::check_layout_version;
 use super::layout::LayoutDir;
@@ -308,7 +309,7 @@ impl BlobSource for OciArchive {
         self.tar.read_member("index.json", MAX_DOCUMENT)
     }
 
-    fn open_blob(&self, hex: &str) -> Result<Box<dyn Read + '_>> {
+    fn open_blob(&self, hex: &str, _desc: &Descriptor) -> Result<Box<dyn Read + '_>> {
         Ok(Box::new(self.tar.open_member(&LayoutDir::blob_rel(hex))?))
     }
 

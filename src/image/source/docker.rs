@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use anyhow::{Context as _, Result};
-use oci_spec::image::{ImageConfiguration, MediaType};
+use oci_spec::image::{Descriptor, ImageConfiguration, MediaType};
 use serde::Deserialize;
 
 use super::archive::TarIndex;
@@ -44,7 +44,7 @@ impl BlobSource for DockerArchive {
         Ok(self.index.clone())
     }
 
-    fn open_blob(&self, hex: &str) -> Result<Box<dyn Read + '_>> {
+    fn open_blob(&self, hex: &str, _desc: &Descriptor) -> Result<Box<dyn Read + '_>> {
         match self.blobs.get(hex) {
             Some(DockerBlob::Member(name)) => Ok(Box::new(self.tar.open_member(name)?)),
             Some(DockerBlob::Bytes(b)) => Ok(Box::new(io::Cursor::new(b.as_slice()))),

@@ -7,6 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use oci_spec::image::Descriptor;
 
 use super::documents::check_layout_version;
 use super::{BlobSource, Form, MAX_DOCUMENT};
@@ -119,7 +120,7 @@ impl BlobSource for LayoutDir {
         self.read_file("index.json", MAX_DOCUMENT)
     }
 
-    fn open_blob(&self, hex: &str) -> Result<Box<dyn Read + '_>> {
+    fn open_blob(&self, hex: &str, _desc: &Descriptor) -> Result<Box<dyn Read + '_>> {
         Ok(Box::new(self.open_file(&LayoutDir::blob_rel(hex))?))
     }
 }

@@ -13,6 +13,7 @@ mod select;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
@@ -28,6 +29,8 @@ use crate::cancel::Cancel;
 use crate::digest::{Sha256Sum, VerifyingReader};
 use crate::error::{MissingFromImage, UsageError, invalid};
 use crate::progress::Progress;
+use crate::registry::Registry;
+use crate::registry::source::RegistrySource;
 use crate::sink::Destination;
 
 /// index.json, indexes and manifests are read up to this size.
@@ -49,15 +52,19 @@ pub enum Form {
     OciArchive,
     /// A `docker save` archive (classic or Docker 25+).
     DockerArchive,
+    /// An OCI registry (pulled into the blob cache).
+    Registry,
 }
 
 impl Form {
-    /// Its name in messages and `--json`: `oci-dir`, `oci-archive` or `docker-archive`.
+    /// Its name in messages and `--json`: `oci-dir`, `oci-archive`, `docker-archive` or
+    /// `registry`.
     pub fn name(self) -> &'static str {
         match self {
             Form::Layout => "oci-dir",
             Form::OciArchive => "oci-archive",
             Form::DockerArchive => "docker-archive",
+            Form::Registry => "registry",
         }
     }
 }
@@ -74,10 +81,12 @@ pub trait BlobSource {
     /// archive), at most [`MAX_DOCUMENT`].
     fn index_json(&self) -> Result<Vec<u8>>;
 
-    /// The stored bytes of the blob with sha256 `hex` (64 lowercase hex digits, checked by
-    /// the caller), unverified. A blob the source does not hold is an error carrying
-    /// [`MissingFromImage`] or an `io::Error` of kind `NotFound`.
-    fn open_blob(&self, hex: &str) -> Result<Box<dyn Read + '_>>;
+    /// The stored bytes of the blob `desc` names, whose sha256 is `hex` (64 lowercase hex
+    /// digits, checked by the caller), unverified (a registry fetches a manifest from
+    /// another endpoint than a layer: the descriptor's media type says which). A blob the
+    /// source does not hold is an error carrying [`MissingFromImage`] or an `io::Error` of
+    /// kind `NotFound`.
+    fn open_blob(&self, hex: &str, desc: &Descriptor) -> Result<Box<dyn Read + '_>>;
 
     /// Problems found that do not stop reading (a truncated archive member nothing needs).
     fn warnings(&self) -> Vec<String> {
@@ -120,7 +129,14 @@ impl Image {
     /// Open the image `reference` names: its index is read and checked; blobs are read,
     /// and verified, when asked for.
     pub fn open(reference: &ImageRef) -> Result<Image> {
-        Image::from_source(reference.clone(), open_source(reference)?)
+        Image::open_with(reference, None)
+    }
+
+    /// Open the image `reference` names, which may be in a registry (`docker://`, or a
+    /// bare reference such as `busybox:1.36` when no file of that name exists) when
+    /// `remote` is given.
+    pub fn open_with(reference: &ImageRef, remote: Option<&Remote<'_>>) -> Result<Image> {
+        Image::from_source(reference.clone(), open_source(reference, remote)?)
     }
 
     /// Read the image in `source`, which `reference` names (its tag or pinned digest
@@ -193,7 +209,10 @@ impl Image {
                 format!("blob sha256:{hex}"),
             ));
         }
-        let raw = self.source.open_blob(hex).map_err(|e| missing(e, hex))?;
+        let raw = self
+            .source
+            .open_blob(hex, desc)
+            .map_err(|e| missing(e, hex))?;
         Ok(VerifyingReader::new(
             raw,
             hex,
@@ -348,9 +367,34 @@ fn missing(e: anyhow::Error, hex: &str) -> anyhow::Error {
     }
 }
 
+/// What reading an image from a registry needs: the session, and what cancels its
+/// requests.
+pub struct Remote<'a> {
+    /// The registry session.
+    pub registry: &'a Arc<Registry>,
+    /// Stops any request.
+    pub cancel: &'a Cancel,
+}
+
 /// The source behind a reference: what its transport says, or what the path holds.
-fn open_source(r: &ImageRef) -> Result<Box<dyn BlobSource>> {
+fn open_source(r: &ImageRef, remote: Option<&Remote<'_>>) -> Result<Box<dyn BlobSource>> {
+    if let (Transport::Registry, Some(reference)) = (&r.transport, &r.registry) {
+        return registry_source(r, reference, remote);
+    }
+    if let (Some(bare), Some(remote)) = (r.as_bare_registry(), remote)
+        && let Some(reference) = &bare.registry
+    {
+        return registry_source(r, reference, Some(remote)).with_context(|| {
+            format!(
+                "'{r}' is no file or directory here, so it was read as the registry reference {}",
+                reference.whole()
+            )
+        });
+    }
     let form = match (&r.transport, &r.path) {
+        (Transport::Registry, _) => {
+            return Err(invalid(format!("'{r}' has no registry reference")));
+        }
         (Transport::Layout, _) => Form::Layout,
         (Transport::OciArchive, _) => Form::OciArchive,
         (Transport::DockerArchive, _) => Form::DockerArchive,
@@ -377,7 +421,26 @@ fn open_source(r: &ImageRef) -> Result<Box<dyn BlobSource>> {
         }
         Form::OciArchive => Box::new(OciArchive::new(tar_of(r.path.as_deref())?)?),
         Form::DockerArchive => Box::new(DockerArchive::new(tar_of(r.path.as_deref())?)?),
+        Form::Registry => return Err(invalid(format!("'{r}' is not in a registry"))),
     })
+}
+
+fn registry_source(
+    r: &ImageRef,
+    reference: &crate::registry::Reference,
+    remote: Option<&Remote<'_>>,
+) -> Result<Box<dyn BlobSource>> {
+    let Some(remote) = remote else {
+        return Err(
+            UsageError::new(format!("'{r}' names an image in a registry"))
+                .with_hint(
+                    "this reads images on disk only: save it first, or use a command that pulls",
+                )
+                .into(),
+        );
+    };
+    let source = RegistrySource::open(Arc::clone(remote.registry), reference, remote.cancel)?;
+    Ok(Box::new(source))
 }
 
 fn tar_of(path: Option<&Path>) -> Result<TarIndex> {

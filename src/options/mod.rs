@@ -2,6 +2,8 @@
 //! `BuildOptions` before a single file is opened. Every error names its flag and says what
 //! would be accepted.
 
+pub mod registry;
+
 use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -48,6 +50,9 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// `--check-reproducible`: build twice and compare every blob before committing.
     pub check_reproducible: bool,
+    /// How registries are reached, for a base in one (`None`: bases are read from disk
+    /// only).
+    pub registry: Option<crate::registry::RegistryOptions>,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -86,6 +91,7 @@ impl BuildOptions {
             ignore: IgnoreOptions::default(),
             source_date_epoch: None,
             check_reproducible: false,
+            registry: None,
         })
     }
 
@@ -96,7 +102,7 @@ impl BuildOptions {
         args: &BuildArgs,
         env_epoch: Option<String>,
         now: i64,
-    ) -> Result<(BuildOptions, Output)> {
+    ) -> Result<(BuildOptions, Option<Output>)> {
         let context = resolve_context(&args.context)?;
         let format = match args.format {
             OutputFormat::OciArchive => Format::OciArchive,
@@ -104,7 +110,7 @@ impl BuildOptions {
         };
         let target = output_target(args)?;
         // Refused early (an oci-dir inside the context), before the output is claimed.
-        if let Target::Path(p) = &target {
+        if let Some(Target::Path(p)) = &target {
             outputs_in_context(&context, p, format)?;
         }
         let platforms = parse_platforms(&args.platform)?;
@@ -160,8 +166,9 @@ impl BuildOptions {
             },
             source_date_epoch,
             check_reproducible: args.check_reproducible,
+            registry: None,
         };
-        Ok((options, Output { format, target }))
+        Ok((options, target.map(|target| Output { format, target })))
     }
 }
 
@@ -175,10 +182,12 @@ pub struct Output {
 }
 
 /// Where `-o` sends the image: stdout for `-` or no `-o` (refused on a terminal).
-fn output_target(args: &BuildArgs) -> Result<Target> {
+/// With `--push` and no `-o`, nothing is written locally (`None`).
+fn output_target(args: &BuildArgs) -> Result<Option<Target>> {
     let target = match &args.output {
         Some(p) if p.as_os_str() == "-" => Target::Stdout,
         Some(p) => Target::Path(p.clone()),
+        None if args.push => return Ok(None),
         None if std::io::stdout().is_terminal() => {
             return Err(usage_hint(
                 "no output given and stdout is a terminal",
@@ -187,7 +196,7 @@ fn output_target(args: &BuildArgs) -> Result<Target> {
         }
         None => Target::Stdout,
     };
-    Ok(target)
+    Ok(Some(target))
 }
 
 /// The output's places inside the context (also its link target's), to be left out of the

@@ -1,0 +1,653 @@
+//! The registry session: one tokio runtime and one `oci-client` client per host, made on
+//! first use; every call blocking, cancellable, retried (three tries with backoff on 408,
+//! 429, 5xx, resets and timeouts) and its failure explained with the host, repository and
+//! step.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use tokio::io::AsyncReadExt as _;
+
+use super::errors::{Step, explain, retryable};
+use super::{RegistryOptions, auth, is_loopback, tls};
+use crate::cancel::Cancel;
+use crate::digest::Sha256Sum;
+use crate::error::{RemoteError, invalid};
+use crate::progress::Progress;
+use crate::store::BlobStore;
+
+/// Manifests and indexes are read up to this size.
+const MAX_MANIFEST: usize = 4 << 20;
+/// Tries per request.
+const TRIES: u32 = 3;
+/// Blobs pushed at once.
+pub const PARALLEL_UPLOADS: usize = 4;
+/// What a manifest request accepts.
+const ACCEPT: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// A connection to one host: its client, credentials, and whether plain HTTP is allowed.
+struct Host {
+    client: Client,
+    /// The same with chunked uploads, for a registry that refuses one large request (413).
+    chunked: OnceLock<Client>,
+    config: fn() -> ClientConfig,
+    protocol: ClientProtocol,
+    certs: Vec<oci_client::client::Certificate>,
+    tls_verify: bool,
+    auth: RegistryAuth,
+    insecure_ok: bool,
+}
+
+/// A registry session. Cheap to make: nothing runs until the first request.
+pub struct Registry {
+    opts: RegistryOptions,
+    runtime: OnceLock<tokio::runtime::Runtime>,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Registry {
+    /// A session with these options.
+    pub fn new(opts: RegistryOptions) -> Registry {
+        Registry {
+            opts,
+            runtime: OnceLock::new(),
+            hosts: Mutex::new(HashMap::new()),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &RegistryOptions {
+        &self.opts
+    }
+
+    /// The cache of pulled blobs.
+    pub fn cache(&self) -> Result<BlobStore> {
+        BlobStore::create(&self.opts.cache_dir)
+            .with_context(|| format!("opening the blob cache '{}'", self.opts.cache_dir.display()))
+    }
+
+    /// Warnings so far (verification off, client certificates not used), each once.
+    pub fn warnings(&self) -> Vec<String> {
+        lock(&self.warnings).clone()
+    }
+
+    fn warn(&self, w: String) {
+        let mut ws = lock(&self.warnings);
+        if !ws.contains(&w) {
+            ws.push(w);
+        }
+    }
+
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("imgbuild-net")
+            .enable_all()
+            .build()
+            .context("starting the network runtime")?;
+        Ok(self.runtime.get_or_init(|| rt))
+    }
+
+    /// Run `fut` to its end, or until `cancel` is set.
+    pub(super) fn block_on<T>(
+        &self,
+        cancel: &Cancel,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let rt = self.runtime()?;
+        rt.block_on(async {
+            let watch = async {
+                while !cancel.is_cancelled() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            futures_util::pin_mut!(fut, watch);
+            match futures_util::future::select(fut, watch).await {
+                futures_util::future::Either::Left((r, _)) => r,
+                futures_util::future::Either::Right(_) => match cancel.check() {
+                    Err(i) => Err(i.into()),
+                    Ok(()) => Err(anyhow!("cancelled")),
+                },
+            }
+        })
+    }
+
+    fn host(&self, reference: &Reference) -> Result<Arc<Host>> {
+        let name = reference.registry().to_owned();
+        if let Some(h) = lock(&self.hosts).get(&name) {
+            return Ok(Arc::clone(h));
+        }
+        let host = Arc::new(self.connect(&name)?);
+        lock(&self.hosts).insert(name, Arc::clone(&host));
+        Ok(host)
+    }
+
+    fn connect(&self, name: &str) -> Result<Host> {
+        let insecure_ok = is_loopback(name) || self.opts.insecure.iter().any(|h| h == name);
+        let protocol = if insecure_ok && speaks_plain_http(name) {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        };
+        let (certs, client_certs) =
+            tls::trust_for(name, &self.opts.ca_certs, &self.opts.certs_dirs)?;
+        if !client_certs.is_empty() {
+            self.warn(format!(
+                "client certificates for {name} ({}) are not used: imgbuild does not support TLS client authentication yet",
+                client_certs[0].display()
+            ));
+        }
+        if !self.opts.tls_verify {
+            self.warn(format!(
+                "TLS certificates of {name} are not verified (--tls-verify=false)"
+            ));
+        }
+        let auth = match auth::lookup(name, &self.opts.auth)? {
+            Some(c) => RegistryAuth::Basic(c.username, c.password),
+            None => RegistryAuth::Anonymous,
+        };
+        let mk = || ClientConfig::default();
+        let host = Host {
+            client: Client::new(client_config(
+                mk,
+                &protocol,
+                &certs,
+                self.opts.tls_verify,
+                true,
+            )),
+            chunked: OnceLock::new(),
+            config: mk,
+            protocol,
+            certs,
+            tls_verify: self.opts.tls_verify,
+            auth,
+            insecure_ok,
+        };
+        Ok(host)
+    }
+
+    /// The manifest or index `reference` names, verified: its bytes and digest. With a
+    /// digest in the reference, the bytes must have it.
+    pub fn resolve(&self, reference: &Reference, cancel: &Cancel) -> Result<(Vec<u8>, Sha256Sum)> {
+        let host = self.host(reference)?;
+        let step = step(reference, "resolve");
+        let (bytes, _) = self.block_on(cancel, async {
+            authenticate(&host, reference, RegistryOperation::Pull, &step).await?;
+            retry(&host, &step, || {
+                host.client
+                    .pull_manifest_raw(reference, &host.auth, &ACCEPT)
+            })
+            .await
+        })?;
+        let bytes = check_manifest(&bytes, reference.digest(), &step)?;
+        let sum = Sha256Sum::of(&bytes);
+        Ok((bytes, sum))
+    }
+
+    /// Fetch blob `digest` of `repo` into `store`, verified. Manifests and indexes come from
+    /// the manifests endpoint, everything else from the blobs one.
+    pub fn fetch(
+        &self,
+        repo: &Reference,
+        digest: &Sha256Sum,
+        manifest: bool,
+        store: &BlobStore,
+        cancel: &Cancel,
+    ) -> Result<()> {
+        let host = self.host(repo)?;
+        let by_digest = repo.clone_with_digest(digest.prefixed());
+        if manifest {
+            let (bytes, _) = self.resolve(&by_digest, cancel)?;
+            store.put_bytes(&bytes)?;
+            return Ok(());
+        }
+        let step = step(repo, &format!("blob download of {digest}"));
+        let tmp = self.block_on(cancel, async {
+            authenticate(&host, repo, RegistryOperation::Pull, &step).await?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match download(&host, &by_digest, digest, store).await {
+                    Ok(tmp) => return Ok(tmp),
+                    Err(Fetch::Oci(e)) if attempt < TRIES && retryable(&e) => {
+                        backoff(attempt).await
+                    }
+                    Err(Fetch::Oci(e)) => return Err(remote(&e, &step, host.insecure_ok)),
+                    Err(Fetch::Other(e)) => return Err(e),
+                }
+            }
+        })?;
+        store.commit(tmp, digest)
+    }
+
+    /// Whether `repo` has blob `digest`.
+    pub fn has_blob(&self, repo: &Reference, digest: &Sha256Sum, cancel: &Cancel) -> Result<bool> {
+        let host = self.host(repo)?;
+        let step = step(repo, &format!("blob check of {digest}"));
+        self.block_on(cancel, async {
+            authenticate(&host, repo, RegistryOperation::Push, &step).await?;
+            let d = digest.prefixed();
+            retry(&host, &step, || host.client.blob_exists(repo, &d)).await
+        })
+    }
+
+    /// Push the blobs at `files` (digest, size, path) to `repo`: each one checked first and
+    /// skipped when there, mounted from `mount_from` when given, else streamed from its file
+    /// (one read, flat memory), at most [`PARALLEL_UPLOADS`] at once. Returns how many were
+    /// uploaded and how many skipped.
+    pub fn push_blobs(
+        &self,
+        repo: &Reference,
+        files: &[(Sha256Sum, u64, std::path::PathBuf)],
+        mount_from: Option<&Reference>,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<(u64, u64)> {
+        let host = self.host(repo)?;
+        let sent = Arc::new(AtomicU64::new(0));
+        let auth_step = step(repo, "auth");
+        let result = self.block_on(cancel, async {
+            authenticate(&host, repo, RegistryOperation::Push, &auth_step).await?;
+            let counts = futures_util::stream::iter(files.iter().map(|(d, size, path)| {
+                push_one(&host, repo, d, *size, path, mount_from, Arc::clone(&sent))
+            }))
+            .buffer_unordered(PARALLEL_UPLOADS);
+            let reported = report_progress(&sent, progress);
+            futures_util::pin_mut!(counts, reported);
+            let mut uploaded = (0, 0);
+            loop {
+                match futures_util::future::select(counts.try_next(), &mut reported).await {
+                    futures_util::future::Either::Left((Ok(Some(up)), _)) => {
+                        if up {
+                            uploaded.0 += 1
+                        } else {
+                            uploaded.1 += 1
+                        }
+                    }
+                    futures_util::future::Either::Left((Ok(None), _)) => break,
+                    futures_util::future::Either::Left((Err(e), _)) => return Err(e),
+                    futures_util::future::Either::Right(_) => {
+                        unreachable!("the progress loop never ends")
+                    }
+                }
+            }
+            Ok(uploaded)
+        });
+        progress.advance(sent.swap(0, Ordering::SeqCst), 0);
+        result
+    }
+
+    /// Push a manifest or index under `reference` (a tag or a digest), and check that the
+    /// registry stored exactly these bytes.
+    pub fn push_manifest(
+        &self,
+        reference: &Reference,
+        bytes: &[u8],
+        media_type: &str,
+        cancel: &Cancel,
+    ) -> Result<()> {
+        let host = self.host(reference)?;
+        let at = reference.tag().unwrap_or("digest");
+        let step = step(reference, &format!("manifest upload ({at})"));
+        let content_type = media_type
+            .parse::<reqwest::header::HeaderValue>()
+            .map_err(|_| invalid(format!("the media type '{media_type}' cannot be sent")))?;
+        let ours = Sha256Sum::of(bytes).prefixed();
+        let theirs = self.block_on(cancel, async {
+            authenticate(&host, reference, RegistryOperation::Push, &step).await?;
+            retry(&host, &step, || {
+                host.client
+                    .push_manifest_raw(reference, bytes.to_vec(), content_type.clone())
+            })
+            .await?;
+            retry(&host, &step, || {
+                host.client.fetch_manifest_digest(reference, &host.auth)
+            })
+            .await
+        })?;
+        if theirs != ours {
+            return Err(anyhow::Error::new(RemoteError {
+                message: format!(
+                    "{}/{}: the registry stored the manifest as {theirs}, not {ours}",
+                    reference.registry(),
+                    reference.repository()
+                ),
+                hint: None,
+            }));
+        }
+        Ok(())
+    }
+}
+
+fn client_config(
+    mk: fn() -> ClientConfig,
+    protocol: &ClientProtocol,
+    certs: &[oci_client::client::Certificate],
+    tls_verify: bool,
+    monolithic: bool,
+) -> ClientConfig {
+    let mut c = mk();
+    c.protocol = protocol.clone();
+    c.extra_root_certificates = certs.to_vec();
+    c.accept_invalid_certificates = !tls_verify;
+    c.use_monolithic_push = monolithic;
+    c.max_concurrent_upload = PARALLEL_UPLOADS;
+    c.connect_timeout = Some(Duration::from_secs(30));
+    c.platform_resolver = None;
+    c.user_agent = concat!("imgbuild/", env!("CARGO_PKG_VERSION"));
+    c
+}
+
+impl Host {
+    fn chunked(&self) -> &Client {
+        self.chunked.get_or_init(|| {
+            Client::new(client_config(
+                self.config,
+                &self.protocol,
+                &self.certs,
+                self.tls_verify,
+                false,
+            ))
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn step(reference: &Reference, what: &str) -> Step {
+    Step {
+        what: what.to_owned(),
+        host: reference.registry().to_owned(),
+        repository: reference.repository().to_owned(),
+    }
+}
+
+/// The error for a failed request: one line naming the place and step, with a hint.
+fn remote(err: &OciDistributionError, step: &Step, insecure_ok: bool) -> anyhow::Error {
+    let (message, hint) = explain(err, step, insecure_ok);
+    anyhow::Error::new(RemoteError { message, hint })
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(250 * 4u64.pow(attempt - 1))).await;
+}
+
+async fn retry<T, F, Fut>(host: &Host, step: &Step, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, OciDistributionError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < TRIES && retryable(&e) => backoff(attempt).await,
+            Err(e) => return Err(remote(&e, step, host.insecure_ok)),
+        }
+    }
+}
+
+async fn authenticate(
+    host: &Host,
+    reference: &Reference,
+    op: RegistryOperation,
+    step: &Step,
+) -> Result<()> {
+    let auth_step = Step {
+        what: format!(
+            "auth ({})",
+            if matches!(op, RegistryOperation::Push) {
+                "push"
+            } else {
+                "pull"
+            }
+        ),
+        ..step.clone()
+    };
+    retry(host, &auth_step, || {
+        host.client.auth(reference, &host.auth, op)
+    })
+    .await?;
+    Ok(())
+}
+
+enum Fetch {
+    Oci(OciDistributionError),
+    Other(anyhow::Error),
+}
+
+/// One try at downloading a blob into a temporary file of `store`, hashed as it comes.
+async fn download(
+    host: &Host,
+    by_digest: &Reference,
+    digest: &Sha256Sum,
+    store: &BlobStore,
+) -> Result<crate::interrupt::TempFile, Fetch> {
+    let hex = digest.prefixed();
+    let mut stream = host
+        .client
+        .pull_blob_stream(by_digest, hex.as_str())
+        .await
+        .map_err(Fetch::Oci)?;
+    let mut tmp = store.temp().map_err(Fetch::Other)?;
+    let mut hash = crate::digest::HashWriter::new(std::io::sink());
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Fetch::Oci(OciDistributionError::IoError(e)))?;
+        tmp.write_all(&chunk)
+            .and_then(|()| hash.write_all(&chunk))
+            .map_err(|e| {
+                Fetch::Other(anyhow::Error::new(e).context(format!("writing blob {digest}")))
+            })?;
+    }
+    let (_, sum, _) = hash.finish().map_err(|e| Fetch::Other(e.into()))?;
+    if sum.as_ref() != Some(digest) {
+        return Err(Fetch::Other(invalid(format!(
+            "the registry sent other bytes for blob {digest}"
+        ))));
+    }
+    Ok(tmp)
+}
+
+/// Push one blob: true when uploaded, false when the registry had it (or mounted it).
+async fn push_one(
+    host: &Host,
+    repo: &Reference,
+    digest: &Sha256Sum,
+    size: u64,
+    path: &Path,
+    mount_from: Option<&Reference>,
+    sent: Arc<AtomicU64>,
+) -> Result<bool> {
+    let d = digest.prefixed();
+    let check = step(repo, &format!("blob check of {digest}"));
+    if retry(host, &check, || host.client.blob_exists(repo, &d)).await? {
+        sent.fetch_add(size, Ordering::SeqCst);
+        return Ok(false);
+    }
+    if let Some(from) = mount_from
+        && from.registry() == repo.registry()
+        && from.repository() != repo.repository()
+        && host.client.mount_blob(repo, from, &d).await.is_ok()
+        && host.client.blob_exists(repo, &d).await.unwrap_or(false)
+    {
+        sent.fetch_add(size, Ordering::SeqCst);
+        return Ok(false);
+    }
+    let upload = step(repo, &format!("blob upload of {digest}"));
+    let mut attempt = 0;
+    let mut chunked = false;
+    loop {
+        attempt += 1;
+        let before = sent.load(Ordering::SeqCst);
+        let stream = file_stream(path, Arc::clone(&sent)).await.map_err(|e| {
+            anyhow::Error::new(e).context(format!("reading blob {digest} to push it"))
+        })?;
+        let client = if chunked {
+            host.chunked()
+        } else {
+            &host.client
+        };
+        match client.push_blob_stream(repo, stream, &d, Some(size)).await {
+            Ok(_) => return Ok(true),
+            Err(e) => {
+                // What this try sent does not count.
+                let now = sent.load(Ordering::SeqCst);
+                sent.fetch_sub(now.saturating_sub(before).min(now), Ordering::SeqCst);
+                let too_large = matches!(&e, OciDistributionError::ServerError { code: 413, .. });
+                if too_large && !chunked {
+                    chunked = true;
+                    attempt -= 1;
+                    continue;
+                }
+                if attempt < TRIES && retryable(&e) {
+                    backoff(attempt).await;
+                    continue;
+                }
+                return Err(remote(&e, &upload, host.insecure_ok));
+            }
+        }
+    }
+}
+
+/// The file at `path` as a stream of 1 MiB chunks, counting what is read into `sent`.
+async fn file_stream(
+    path: &Path,
+    sent: Arc<AtomicU64>,
+) -> std::io::Result<
+    impl futures_util::Stream<Item = oci_client::errors::Result<bytes::Bytes>> + Send + 'static,
+> {
+    let file = tokio::fs::File::open(path).await?;
+    Ok(futures_util::stream::unfold(
+        (file, sent),
+        |(mut file, sent)| async move {
+            let mut buf = vec![0u8; 1 << 20];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    sent.fetch_add(n as u64, Ordering::SeqCst);
+                    Some((Ok(bytes::Bytes::from(buf)), (file, sent)))
+                }
+                Err(e) => Some((Err(OciDistributionError::IoError(e)), (file, sent))),
+            }
+        },
+    ))
+}
+
+/// Hand what `sent` counts to `progress` every 100 ms; never ends.
+async fn report_progress(sent: &AtomicU64, progress: &dyn Progress) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let n = sent.swap(0, Ordering::SeqCst);
+        if n > 0 {
+            progress.advance(n, 0);
+        }
+    }
+}
+
+/// A manifest as received: bounded, and with the pinned digest when there is one.
+fn check_manifest(bytes: &[u8], pinned: Option<&str>, step: &Step) -> Result<Vec<u8>> {
+    if bytes.len() > MAX_MANIFEST {
+        return Err(invalid(format!(
+            "{}/{}: the manifest is larger than 4 MiB",
+            step.host, step.repository
+        )));
+    }
+    if let Some(pin) = pinned {
+        let got = Sha256Sum::of(bytes).prefixed();
+        if got != pin {
+            return Err(invalid(format!(
+                "{}/{}: the registry sent a manifest with digest {got} for {pin}",
+                step.host, step.repository
+            )));
+        }
+    }
+    Ok(bytes.to_vec())
+}
+
+/// Whether `host` answers plain HTTP (a loopback or `--insecure-registry` host is asked
+/// before it is used; anything that is not a plain HTTP answer means HTTPS).
+fn speaks_plain_http(host: &str) -> bool {
+    let addr = match host.rsplit_once(':') {
+        Some((_, port)) if port.parse::<u16>().is_ok() && !host.ends_with(']') => host.to_owned(),
+        _ => format!("{host}:80"),
+    };
+    let Some(addr) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return false;
+    };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    let mut n = 0;
+    while n < buf.len() {
+        match s.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..n]);
+    // Go's TLS servers answer a plain request in plain HTTP, with this text.
+    text.starts_with("HTTP/") && !text.contains("HTTPS server")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_http_server_is_told_from_a_tls_one() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            for answer in [
+                "HTTP/1.0 200 OK\r\n\r\n{}",
+                "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+                "\x15\x03\x01\x00\x02\x02\x46",
+            ] {
+                let (mut c, _) = l.accept().unwrap();
+                let mut b = [0u8; 256];
+                let _ = c.read(&mut b);
+                c.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        let host = format!("127.0.0.1:{}", addr.port());
+        assert!(speaks_plain_http(&host));
+        assert!(!speaks_plain_http(&host));
+        assert!(!speaks_plain_http(&host));
+        t.join().unwrap();
+        // Nothing listening: not plain HTTP (the HTTPS attempt then says what is wrong).
+        drop(std::net::TcpListener::bind("127.0.0.1:0"));
+        assert!(!speaks_plain_http("127.0.0.1:1"));
+    }
+}
