@@ -385,7 +385,9 @@ mod tests {
             ("oci:dir:", "tag"),
             ("x.tar@sha256:abc", "64 lowercase hex"),
             ("x.tar@sha512:abc", "only sha256"),
-            ("docker://busybox", "registries"),
+            ("containers-storage:busybox", "container storage"),
+            ("docker://Busybox", "not a valid registry reference"),
+            ("docker://busybox@sha512:abc", "registry reference"),
         ] {
             let e = ImageRef::parse(arg).unwrap_err();
             assert!(e.contains(needle), "{arg}: {e}");
@@ -440,6 +442,51 @@ mod tests {
                 .unwrap_err()
                 .contains("255")
         );
+    }
+
+    #[test]
+    fn registry_references_are_normalized_as_docker_does() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for (arg, whole, tag, pinned) in [
+            ("docker://busybox", "docker.io/library/busybox:latest", Some("latest"), None),
+            ("docker://busybox:1.36", "docker.io/library/busybox:1.36", Some("1.36"), None),
+            ("docker://localhost:5000/app:1", "localhost:5000/app:1", Some("1"), None),
+            (
+                "docker://ghcr.io/org/app:2",
+                "ghcr.io/org/app:2",
+                Some("2"),
+                None,
+            ),
+        ] {
+            let r = ImageRef::parse(arg).unwrap();
+            assert_eq!(r.transport, Transport::Registry, "{arg}");
+            assert_eq!(r.registry.as_ref().unwrap().whole(), whole);
+            assert_eq!(r.tag.as_deref(), tag);
+            assert_eq!(r.pinned.as_deref(), pinned);
+            assert_eq!(r.to_string(), arg);
+        }
+        let r = ImageRef::parse(&format!("docker://127.0.0.1:5000/app@{digest}")).unwrap();
+        assert_eq!(r.pinned.as_deref(), Some(digest.as_str()));
+        assert_eq!(r.tag, None);
+    }
+
+    #[test]
+    fn a_bare_reference_is_a_registry_only_when_nothing_is_at_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("busybox:1.36");
+        let bare = ImageRef::parse("surely-not-here-busybox:1.36").unwrap();
+        let r = bare.as_bare_registry().unwrap();
+        assert_eq!(
+            r.registry.unwrap().whole(),
+            "docker.io/library/surely-not-here-busybox:1.36"
+        );
+        std::fs::write(&file, "x").unwrap();
+        let there = ImageRef::parse(file.to_str().unwrap()).unwrap();
+        assert!(there.as_bare_registry().is_none());
+        // Explicit paths and transports never go to a registry.
+        for arg in ["./app.tar", "/x/app.tar", "oci-archive:app.tar"] {
+            assert!(ImageRef::parse(arg).unwrap().as_bare_registry().is_none(), "{arg}");
+        }
     }
 
     #[test]

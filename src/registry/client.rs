@@ -206,6 +206,21 @@ impl Registry {
         Ok((bytes, sum))
     }
 
+    /// The digest `reference` (a tag) names now: one HEAD request where the registry
+    /// answers it with `Docker-Content-Digest`, else a GET.
+    pub fn head_digest(&self, reference: &Reference, cancel: &Cancel) -> Result<Sha256Sum> {
+        let host = self.host(reference)?;
+        let step = step(reference, "resolve");
+        let digest = self.block_on(cancel, async {
+            authenticate(&host, reference, RegistryOperation::Pull, &step).await?;
+            retry(&host, &step, || host.client.fetch_manifest_digest(reference, &host.auth)).await
+        })?;
+        digest
+            .strip_prefix("sha256:")
+            .and_then(Sha256Sum::from_hex)
+            .ok_or_else(|| invalid(format!("{}/{}: the registry named the manifest '{digest}', not a sha256 digest", reference.registry(), reference.repository())))
+    }
+
     /// Fetch blob `digest` of `repo` into `store`, verified. Manifests and indexes come from
     /// the manifests endpoint, everything else from the blobs one.
     pub fn fetch(

@@ -38,18 +38,22 @@ impl RegistrySource {
         cancel: &Cancel,
     ) -> Result<RegistrySource> {
         let cache = registry.cache()?;
-        let cached = reference
-            .digest()
-            .and_then(|d| d.strip_prefix("sha256:"))
-            .and_then(Sha256Sum::from_hex)
-            .filter(|sum| cache.has(sum));
-        let (bytes, digest) = match cached {
-            Some(sum) => (read_cached(&cache, &sum)?, sum),
-            None => {
-                let (bytes, sum) = registry.resolve(reference, cancel)?;
-                cache.put_bytes(&bytes)?;
-                (bytes, sum)
-            }
+        // Pinned: no request at all when the cache has it. A tag: one HEAD, and the body
+        // only when the cache lacks it.
+        let digest = match reference.digest() {
+            Some(d) => d
+                .strip_prefix("sha256:")
+                .and_then(Sha256Sum::from_hex)
+                .ok_or_else(|| invalid(format!("'{d}' is not a sha256 digest")))?,
+            None => registry.head_digest(reference, cancel)?,
+        };
+        let bytes = if cache.has(&digest) {
+            read_cached(&cache, &digest)?
+        } else {
+            let by_digest = reference.clone_with_digest(digest.prefixed());
+            let (bytes, _) = registry.resolve(&by_digest, cancel)?;
+            cache.put_bytes(&bytes)?;
+            bytes
         };
         let media_type = media_type_of(&bytes).with_context(|| {
             format!(
