@@ -137,3 +137,50 @@ pub fn skopeo_inspect_output(
         .output()
         .unwrap_or_else(|e| panic!("skopeo: {e}"))
 }
+
+/// The manifest and index media types a pull asks for.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.oci.image.index.v1+json, \
+    application/vnd.docker.distribution.manifest.v2+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// `PUT /v2/REPO/manifests/REFERENCE` with `body` as `media_type` (201 on success).
+pub fn put_manifest(
+    base: &str,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    body: &[u8],
+) -> Response {
+    let url = format!("{base}/v2/{repo}/manifests/{reference}");
+    http_request("PUT", &url, &[("Content-Type", media_type)], body).unwrap()
+}
+
+/// `GET /v2/REPO/manifests/REFERENCE` with [`MANIFEST_ACCEPT`].
+pub fn get_manifest(base: &str, repo: &str, reference: &str) -> Response {
+    let url = format!("{base}/v2/{repo}/manifests/{reference}");
+    http_request("GET", &url, &[("Accept", MANIFEST_ACCEPT)], &[]).unwrap()
+}
+
+/// Pushes a minimal OCI image (an empty-ish config, one layer of `layer` bytes) as
+/// `REPO:TAG` over plain HTTP with raw requests; returns the manifest's digest.
+pub fn push_tiny_image(base: &str, repo: &str, tag: &str, layer: &[u8]) -> String {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    for blob in [&config[..], layer] {
+        assert_eq!(put_blob(base, repo, blob).unwrap().status, 201);
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha256_digest(config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": sha256_digest(layer), "size": layer.len()}],
+    });
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let ty = "application/vnd.oci.image.manifest.v1+json";
+    let r = put_manifest(base, repo, tag, ty, &body);
+    assert_eq!(r.status, 201, "{r:?}");
+    sha256_digest(&body)
+}

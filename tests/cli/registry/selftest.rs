@@ -376,3 +376,22 @@ fn registry_harness_proxy_gitea_refuses_a_second_patch() {
     assert_eq!(http_request("PUT", &put, &[], &[]).unwrap().status, 201);
     assert_eq!(proxy.counts().gitea_refused, 1);
 }
+
+#[test]
+fn registry_harness_manifest_round_trip_and_skopeo_inspect() {
+    if !require_registry() {
+        return;
+    }
+    let reg = Registry::start(Kind::Plain);
+    let digest = push_tiny_image(&reg.url(), "harness/tiny", "v1", b"not really a tar");
+    let r = get_manifest(&reg.url(), "harness/tiny", "v1");
+    assert_eq!(r.status, 200);
+    assert_eq!(sha256_digest(&r.body), digest);
+    assert_eq!(r.header("docker-content-digest"), Some(digest.as_str()));
+    if crate::interop::require_tool("skopeo").is_none() {
+        return;
+    }
+    let json = skopeo_inspect(&format!("{}/harness/tiny:v1", reg.host()), false, None);
+    assert_eq!(json["Digest"], digest.as_str());
+    assert_eq!(json["Layers"].as_array().map(Vec::len), Some(1));
+}
