@@ -448,9 +448,24 @@ mod tests {
     fn registry_references_are_normalized_as_docker_does() {
         let digest = format!("sha256:{}", "a".repeat(64));
         for (arg, whole, tag, pinned) in [
-            ("docker://busybox", "docker.io/library/busybox:latest", Some("latest"), None),
-            ("docker://busybox:1.36", "docker.io/library/busybox:1.36", Some("1.36"), None),
-            ("docker://localhost:5000/app:1", "localhost:5000/app:1", Some("1"), None),
+            (
+                "docker://busybox",
+                "docker.io/library/busybox:latest",
+                Some("latest"),
+                None,
+            ),
+            (
+                "docker://busybox:1.36",
+                "docker.io/library/busybox:1.36",
+                Some("1.36"),
+                None,
+            ),
+            (
+                "docker://localhost:5000/app:1",
+                "localhost:5000/app:1",
+                Some("1"),
+                None,
+            ),
             (
                 "docker://ghcr.io/org/app:2",
                 "ghcr.io/org/app:2",
@@ -485,7 +500,10 @@ mod tests {
         assert!(there.as_bare_registry().is_none());
         // Explicit paths and transports never go to a registry.
         for arg in ["./app.tar", "/x/app.tar", "oci-archive:app.tar"] {
-            assert!(ImageRef::parse(arg).unwrap().as_bare_registry().is_none(), "{arg}");
+            assert!(
+                ImageRef::parse(arg).unwrap().as_bare_registry().is_none(),
+                "{arg}"
+            );
         }
     }
 

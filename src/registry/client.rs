@@ -213,12 +213,21 @@ impl Registry {
         let step = step(reference, "resolve");
         let digest = self.block_on(cancel, async {
             authenticate(&host, reference, RegistryOperation::Pull, &step).await?;
-            retry(&host, &step, || host.client.fetch_manifest_digest(reference, &host.auth)).await
+            retry(&host, &step, || {
+                host.client.fetch_manifest_digest(reference, &host.auth)
+            })
+            .await
         })?;
         digest
             .strip_prefix("sha256:")
             .and_then(Sha256Sum::from_hex)
-            .ok_or_else(|| invalid(format!("{}/{}: the registry named the manifest '{digest}', not a sha256 digest", reference.registry(), reference.repository())))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{}/{}: the registry named the manifest '{digest}', not a sha256 digest",
+                    reference.registry(),
+                    reference.repository()
+                ))
+            })
     }
 
     /// Fetch blob `digest` of `repo` into `store`, verified. Manifests and indexes come from
@@ -435,7 +444,8 @@ async fn authenticate(
 ) -> Result<()> {
     let auth_step = Step {
         what: format!(
-            "auth ({})",
+            "{} (auth for {})",
+            step.what,
             if matches!(op, RegistryOperation::Push) {
                 "push"
             } else {

@@ -112,6 +112,10 @@ fn request_error(
     host: &str,
     insecure_ok: bool,
 ) -> (String, Option<String>) {
+    if let Some(status) = e.status() {
+        let (text, hint) = status_text(status.as_u16(), host);
+        return (format!("{place}: {what}: {text}"), hint);
+    }
     let chain = chain_text(e);
     let lower = chain.to_lowercase();
     if lower.contains("certificate") || lower.contains("ssl") || lower.contains("tls") {
@@ -136,7 +140,8 @@ fn request_error(
         } else {
             Some(format!("is the registry running at {host}?"))
         };
-        return (format!("{place}: {what}: cannot connect: {chain}"), hint);
+        let cause = root_cause(e);
+        return (format!("{place}: {what}: cannot connect: {cause}"), hint);
     }
     if e.is_timeout() {
         return (format!("{place}: {what}: timed out"), None);
@@ -156,6 +161,10 @@ pub fn retryable(err: &OciDistributionError) -> bool {
             .iter()
             .any(|e| matches!(e.code, OciErrorCode::Toomanyrequests)),
         OciDistributionError::RequestError(e) => {
+            if let Some(status) = e.status() {
+                let code = status.as_u16();
+                return code == 408 || code == 429 || (500..600).contains(&code);
+            }
             if e.is_timeout() {
                 return true;
             }
@@ -170,6 +179,17 @@ pub fn retryable(err: &OciDistributionError) -> bool {
         OciDistributionError::IoError(_) => true,
         _ => false,
     }
+}
+
+/// The innermost cause: "Connection refused (os error 111)".
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut last = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        last = c.to_string();
+        cur = c.source();
+    }
+    last
 }
 
 fn chain_text(e: &reqwest::Error) -> String {
