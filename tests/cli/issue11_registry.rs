@@ -33,7 +33,13 @@ fn imgbuild(t: &TestContext, args: &[&str]) -> Command {
 }
 
 fn stdout_of(mut c: impl std::borrow::BorrowMut<Command>) -> String {
-    let out = c.borrow_mut().assert().success().get_output().stdout.clone();
+    let out = c
+        .borrow_mut()
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     String::from_utf8(out).unwrap().trim().to_owned()
 }
 

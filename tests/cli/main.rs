@@ -14,6 +14,7 @@ mod inspect; // inspect: summary, --json, --raw, --files, --verify (#5)
 mod interop; // skopeo, umoci, oci-image-tool, podman, runc
 mod issue10_errors; // typed errors, reasons as values (#10)
 mod issue10_output; // the Printer is the only output; progress frames (#10, #12)
+mod issue11_faults; // retries, 413, one-request uploads, Ctrl-C mid-push, podman run (#11)
 mod issue11_registry; // build --push, push, pulls, TLS, auth against a real registry (#11)
 mod issue9_base; // base layers verified while copied (#9)
 mod issue9_build; // reproducible gzip, --check-reproducible, base diff_ids, inputs (#9)
