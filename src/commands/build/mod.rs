@@ -167,7 +167,7 @@ fn present(
         );
     }
     if json {
-        let text = serde_json::to_string_pretty(&BuildReport::of(built, pushed))
+        let text = serde_json::to_string_pretty(&BuildReport::of(built, pushed, to_stdout))
             .context("encoding the --json report")?;
         if to_stdout {
             printer.data_to_stderr(&text).context("writing to stderr")?;

@@ -66,12 +66,13 @@ pub struct StatsReport {
 
 impl BuildReport {
     /// The document for what a build wrote.
-    pub fn of(b: &crate::build::BuiltImage, pushed: Vec<Pushed>) -> BuildReport {
+    pub fn of(b: &crate::build::BuiltImage, pushed: Vec<Pushed>, to_stdout: bool) -> BuildReport {
+        let pushed_only = b.path.is_none() && !to_stdout && !pushed.is_empty();
         BuildReport {
             digest: b.top.digest().to_string(),
             media_type: b.top.media_type().to_string(),
             output: OutputReport {
-                format: b.format.name().to_owned(),
+                format: if pushed_only { "registry" } else { b.format.name() }.to_owned(),
                 path: b.path.as_ref().map(|p| p.display().to_string()),
             },
             manifests: b
