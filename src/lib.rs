@@ -66,6 +66,7 @@ pub mod image; // config, manifest, index; image sources; base images; copy and 
 pub mod sink; // destinations: archive file, stream, layout directory
 pub mod build; // the build pipeline: prepare, build, BuiltImage
 pub mod flatten; // an image's layers flattened into one root filesystem (export rootfs-*)
+pub mod registry; // OCI registries: credentials, transport, pull and push
 // Across the stages.
 pub mod cancel; // cancellation as a value: what stops a long operation
 pub mod error; // the typed error and its kinds

@@ -1,0 +1,3 @@
+//! Talking to OCI registries: references, credentials, transport, pull and push.
+
+pub mod auth;
