@@ -107,6 +107,8 @@ pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
             result
         }
         Command::Completions(args) => commands::completions::run(args, printer),
+        Command::Login(args) => commands::login::run_login(args, printer, cancel),
+        Command::Logout(args) => commands::login::run_logout(args, printer),
     };
     result.map_err(Error::from)
 }
@@ -124,6 +126,7 @@ pub fn stdout_is_image(cli: &Cli) -> bool {
     match &cli.command {
         Command::Build(args) => args.output.as_ref().is_none_or(|o| o.as_os_str() == "-"),
         Command::Inspect(_) | Command::Completions(_) => false,
+        Command::Login(_) | Command::Logout(_) => false,
         Command::Export(args) => args.output.as_os_str() == "-",
     }
 }

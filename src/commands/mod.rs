@@ -5,3 +5,4 @@ pub mod build;
 pub mod completions;
 pub mod export;
 pub mod inspect;
+pub mod login;
