@@ -1,5 +1,5 @@
 //! Where a flattened root filesystem goes, and the whole export of one: claim the output
-//! first ([`RootfsOut::claim`]), then [`write`] runs both passes into it and commits.
+//! first ([`RootfsOut::claim`]), then [`write()`] runs both passes into it and commits.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -52,7 +52,7 @@ fn claim_dir(path: &Path, cancel: &Cancel) -> Result<RootfsOut> {
     Ok(RootfsOut::Dir(DirEmitter::prepare(path, cancel)?))
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, Copy)]
 pub struct Written {
     /// The entries of the output.
