@@ -115,7 +115,34 @@ pub enum Command {
     Push(PushArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Store credentials for a registry (they are checked on first use, not now)
+    #[command(after_help = LOGIN_HELP)]
+    Login(LoginArgs),
+    /// Remove the stored credentials for a registry
+    #[command(after_help = LOGOUT_HELP)]
+    Logout(LogoutArgs),
 }
+
+const LOGIN_HELP: &str = "\
+login stores credentials; they are checked on first use. The registry is not contacted.
+
+Where: --authfile PATH if given; else the docker config ($DOCKER_CONFIG/config.json, or
+~/.docker/config.json), through its credential helper for the host or its credsStore when it
+names one (docker-credential-NAME store), else in its auths (base64, mode 0600).
+
+Examples:
+  # In CI: the password or token from a secret, never on the command line
+  echo \"$REGISTRY_TOKEN\" | imgbuild login ghcr.io -u ci-bot --password-stdin
+
+  # At a terminal: asked for, without echo
+  imgbuild login -u alice localhost:5000";
+
+const LOGOUT_HELP: &str = "\
+Removes every entry for the host from --authfile PATH, or from the docker config and its
+credential helper (docker-credential-NAME erase).
+
+Examples:
+  imgbuild logout ghcr.io";
 
 const INSPECT_EXAMPLES: &str = "\
 Examples:
@@ -241,6 +268,57 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A password given as an argument: `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+fn password(value: &str) -> Result<Password, std::convert::Infallible> {
+    Ok(Password(value.to_owned()))
+}
+
+/// The arguments of `imgbuild login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry: HOST or HOST:PORT (ghcr.io, localhost:5000, docker.io)
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// The user name (asked for on a terminal when not given)
+    #[arg(short, long, value_name = "USER")]
+    pub username: Option<String>,
+
+    /// The password or token; discouraged: it lands in the shell's history and the process
+    /// list (use --password-stdin)
+    #[arg(short, long, value_name = "PASSWORD", value_parser = password, conflicts_with = "password_stdin")]
+    pub password: Option<Password>,
+
+    /// Read the password or token from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Store them in this file (podman's auth.json format) instead of the docker config
+    #[arg(long, value_name = "PATH")]
+    pub authfile: Option<PathBuf>,
+}
+
+/// The arguments of `imgbuild logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry: HOST or HOST:PORT
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Remove them from this file (podman's auth.json format) instead of the docker config
+    #[arg(long, value_name = "PATH")]
+    pub authfile: Option<PathBuf>,
 }
 
 /// The values of `build --format`.

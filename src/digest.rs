@@ -375,6 +375,27 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Encode bytes as standard base64 (RFC 4648 §4, with `=` padding): the inverse of
+/// [`decode_base64`], as docker config files hold `user:password` in `auths.*.auth`.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod base64_tests {
     use super::decode_base64;
@@ -427,5 +448,26 @@ mod base64_tests {
         refused!("Zm9\n");
         refused!("Zm-_");
         refused!("=Zm9");
+    }
+
+    #[test]
+    fn encodes_standard_base64_with_padding() {
+        use super::encode_base64;
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foobar", "Zm9vYmFy"),
+            (b"user:pass", "dXNlcjpwYXNz"),
+            (&[0xfb, 0xff, 0xbf], "+/+/"),
+        ] {
+            assert_eq!(encode_base64(bytes), text);
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        for len in 0..all.len() {
+            let text = encode_base64(&all[..len]);
+            assert_eq!(decode_base64(&text).as_deref(), Some(&all[..len]), "{len}");
+        }
     }
 }

@@ -113,6 +113,8 @@ pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
             result
         }
         Command::Completions(args) => commands::completions::run(args, printer),
+        Command::Login(args) => commands::login::run_login(args, printer, cancel),
+        Command::Logout(args) => commands::login::run_logout(args, printer),
     };
     result.map_err(Error::from)
 }
@@ -133,6 +135,7 @@ pub fn stdout_is_image(cli: &Cli) -> bool {
             None => !args.push,
         },
         Command::Inspect(_) | Command::Completions(_) | Command::Push(_) => false,
+        Command::Login(_) | Command::Logout(_) => false,
         Command::Export(args) => args.output.as_os_str() == "-",
     }
 }

@@ -5,6 +5,7 @@ pub mod build;
 pub mod completions;
 pub mod export;
 pub mod inspect;
+pub mod login;
 pub mod push;
 
 use std::sync::Arc;

@@ -139,6 +139,16 @@ impl Printer {
         let _ = self.line_to_stderr(&format!("{verb} {}", escape(message)));
     }
 
+    /// A question on stderr, escaped, with no line end: the answer is typed after it. Not
+    /// silenced by `-q` (the program waits for the answer).
+    pub fn prompt(&self, question: &str) -> io::Result<()> {
+        self.around_live(|| {
+            let mut err = io::stderr().lock();
+            write!(err, "{}", escape(question))?;
+            err.flush()
+        })
+    }
+
     /// Details shown only with `-v` (escaped).
     pub fn detail(&self, message: &str) {
         if self.verbose && !self.quiet {

@@ -23,6 +23,7 @@ mod issue9_images; // untrusted images: per-descriptor verify, layouts, archives
 mod issue9_output_text; // control bytes escaped, no panics in formatting (#9)
 mod issue9_signals_outputs; // double signals, special output paths (#9)
 mod registry; // test registries (docker-registry), token server, fault proxy: the harness
+mod registry_login; // login/logout: the docker config written and cleaned, no password shown (#11)
 mod reproducible; // byte-identical rebuilds across processes
 mod snapshot; // filesystem tree snapshots for comparing unpacked images
 mod ui; // progress bar on a pty, plain progress, colors
