@@ -34,7 +34,10 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build an image from a directory')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what is inside an image on disk')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Convert an image to another format, or flatten it into a root filesystem')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Push an image on disk to registries, unchanged (same digests)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Store credentials for a registry (they are checked on first use, not now)')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove the stored credentials for a registry')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -60,12 +63,19 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--compression-level', '--compression-level', [CompletionResultType]::ParameterName, 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)')
             [CompletionResult]::new('--ignore-file', '--ignore-file', [CompletionResultType]::ParameterName, 'One more file of .dockerignore patterns, applied after the context''s own')
             [CompletionResult]::new('--source-date-epoch', '--source-date-epoch', [CompletionResultType]::ParameterName, 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]')
+            [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)')
+            [CompletionResult]::new('--tls-verify', '--tls-verify', [CompletionResultType]::ParameterName, 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)')
+            [CompletionResult]::new('--creds', '--creds', [CompletionResultType]::ParameterName, 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'Read registry credentials from this auth file (docker config.json or podman auth.json)')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
             [CompletionResult]::new('--normalize-modes', '--normalize-modes', [CompletionResultType]::ParameterName, 'Store modes as 0755 (directories, executables) or 0644, independent of the umask')
             [CompletionResult]::new('--no-ignore', '--no-ignore', [CompletionResultType]::ParameterName, 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)')
             [CompletionResult]::new('--check-reproducible', '--check-reproducible', [CompletionResultType]::ParameterName, 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON document describing the image instead of the digest')
+            [CompletionResult]::new('--push', '--push', [CompletionResultType]::ParameterName, 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
@@ -80,6 +90,12 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Which platform''s manifest to show for a multi-platform image')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact stored bytes of a document')
             [CompletionResult]::new('--layer', '--layer', [CompletionResultType]::ParameterName, 'With --files: only this layer (0 is the bottom layer)')
+            [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)')
+            [CompletionResult]::new('--tls-verify', '--tls-verify', [CompletionResultType]::ParameterName, 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)')
+            [CompletionResult]::new('--creds', '--creds', [CompletionResultType]::ParameterName, 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'Read registry credentials from this auth file (docker config.json or podman auth.json)')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document instead of the human-readable summary')
@@ -102,9 +118,35 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Keep only this platform of a multi-platform image (required for rootfs formats when the image has several)')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags')
+            [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)')
+            [CompletionResult]::new('--tls-verify', '--tls-verify', [CompletionResultType]::ParameterName, 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)')
+            [CompletionResult]::new('--creds', '--creds', [CompletionResultType]::ParameterName, 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'Read registry credentials from this auth file (docker config.json or podman auth.json)')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON document describing what was written')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'imgbuild;push' {
+            [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)')
+            [CompletionResult]::new('--tls-verify', '--tls-verify', [CompletionResultType]::ParameterName, 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)')
+            [CompletionResult]::new('--creds', '--creds', [CompletionResultType]::ParameterName, 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'Read registry credentials from this auth file (docker config.json or podman auth.json)')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON document of what was pushed instead of the digest')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
@@ -128,11 +170,47 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'imgbuild;login' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'The user name (asked for on a terminal when not given)')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'The user name (asked for on a terminal when not given)')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The password or token; discouraged: it lands in the shell''s history and the process list (use --password-stdin)')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'The password or token; discouraged: it lands in the shell''s history and the process list (use --password-stdin)')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'Store them in this file (podman''s auth.json format) instead of the docker config')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password or token from the first line of stdin')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'imgbuild;logout' {
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'Remove them from this file (podman''s auth.json format) instead of the docker config')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors and the result on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'List ignored paths and why, and per-stage timings')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'imgbuild;help' {
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build an image from a directory')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what is inside an image on disk')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Convert an image to another format, or flatten it into a root filesystem')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Push an image on disk to registries, unchanged (same digests)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Store credentials for a registry (they are checked on first use, not now)')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove the stored credentials for a registry')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -145,7 +223,16 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
         'imgbuild;help;export' {
             break
         }
+        'imgbuild;help;push' {
+            break
+        }
         'imgbuild;help;completions' {
+            break
+        }
+        'imgbuild;help;login' {
+            break
+        }
+        'imgbuild;help;logout' {
             break
         }
         'imgbuild;help;help' {

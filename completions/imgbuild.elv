@@ -31,7 +31,10 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand build 'Build an image from a directory'
             cand inspect 'Show what is inside an image on disk'
             cand export 'Convert an image to another format, or flatten it into a root filesystem'
+            cand push 'Push an image on disk to registries, unchanged (same digests)'
             cand completions 'Print a shell completion script'
+            cand login 'Store credentials for a registry (they are checked on first use, not now)'
+            cand logout 'Remove the stored credentials for a registry'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imgbuild;build'= {
@@ -56,12 +59,19 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --compression-level 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)'
             cand --ignore-file 'One more file of .dockerignore patterns, applied after the context''s own'
             cand --source-date-epoch 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]'
+            cand --insecure-registry 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)'
+            cand --tls-verify 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)'
+            cand --ca-cert 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)'
+            cand --creds 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD'
+            cand --authfile 'Read registry credentials from this auth file (docker config.json or podman auth.json)'
+            cand --cache-dir 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]'
             cand --color 'When to use colors on stderr'
             cand --progress 'How to show progress on stderr'
             cand --normalize-modes 'Store modes as 0755 (directories, executables) or 0644, independent of the umask'
             cand --no-ignore 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
             cand --check-reproducible 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ'
             cand --json 'Print a JSON document describing the image instead of the digest'
+            cand --push 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)'
             cand -q 'Print nothing but errors and the result on stdout'
             cand --quiet 'Print nothing but errors and the result on stdout'
             cand -v 'List ignored paths and why, and per-stage timings'
@@ -75,6 +85,12 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --platform 'Which platform''s manifest to show for a multi-platform image'
             cand --raw 'Print the exact stored bytes of a document'
             cand --layer 'With --files: only this layer (0 is the bottom layer)'
+            cand --insecure-registry 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)'
+            cand --tls-verify 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)'
+            cand --ca-cert 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)'
+            cand --creds 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD'
+            cand --authfile 'Read registry credentials from this auth file (docker config.json or podman auth.json)'
+            cand --cache-dir 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]'
             cand --color 'When to use colors on stderr'
             cand --progress 'How to show progress on stderr'
             cand --json 'Print one JSON document instead of the human-readable summary'
@@ -96,9 +112,34 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --platform 'Keep only this platform of a multi-platform image (required for rootfs formats when the image has several)'
             cand -t 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags'
             cand --tag 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags'
+            cand --insecure-registry 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)'
+            cand --tls-verify 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)'
+            cand --ca-cert 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)'
+            cand --creds 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD'
+            cand --authfile 'Read registry credentials from this auth file (docker config.json or podman auth.json)'
+            cand --cache-dir 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]'
             cand --color 'When to use colors on stderr'
             cand --progress 'How to show progress on stderr'
             cand --json 'Print a JSON document describing what was written'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'imgbuild;push'= {
+            cand --insecure-registry 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)'
+            cand --tls-verify 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)'
+            cand --ca-cert 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)'
+            cand --creds 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD'
+            cand --authfile 'Read registry credentials from this auth file (docker config.json or podman auth.json)'
+            cand --cache-dir 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --json 'Print a JSON document of what was pushed instead of the digest'
             cand -q 'Print nothing but errors and the result on stdout'
             cand --quiet 'Print nothing but errors and the result on stdout'
             cand -v 'List ignored paths and why, and per-stage timings'
@@ -120,11 +161,45 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'imgbuild;login'= {
+            cand -u 'The user name (asked for on a terminal when not given)'
+            cand --username 'The user name (asked for on a terminal when not given)'
+            cand -p 'The password or token; discouraged: it lands in the shell''s history and the process list (use --password-stdin)'
+            cand --password 'The password or token; discouraged: it lands in the shell''s history and the process list (use --password-stdin)'
+            cand --authfile 'Store them in this file (podman''s auth.json format) instead of the docker config'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --password-stdin 'Read the password or token from the first line of stdin'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'imgbuild;logout'= {
+            cand --authfile 'Remove them from this file (podman''s auth.json format) instead of the docker config'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'imgbuild;help'= {
             cand build 'Build an image from a directory'
             cand inspect 'Show what is inside an image on disk'
             cand export 'Convert an image to another format, or flatten it into a root filesystem'
+            cand push 'Push an image on disk to registries, unchanged (same digests)'
             cand completions 'Print a shell completion script'
+            cand login 'Store credentials for a registry (they are checked on first use, not now)'
+            cand logout 'Remove the stored credentials for a registry'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imgbuild;help;build'= {
@@ -133,7 +208,13 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
         }
         &'imgbuild;help;export'= {
         }
+        &'imgbuild;help;push'= {
+        }
         &'imgbuild;help;completions'= {
+        }
+        &'imgbuild;help;login'= {
+        }
+        &'imgbuild;help;logout'= {
         }
         &'imgbuild;help;help'= {
         }

@@ -37,7 +37,10 @@ complete -c imgbuild -n "__fish_imgbuild_needs_command" -s V -l version -d 'Prin
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "build" -d 'Build an image from a directory'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "inspect" -d 'Show what is inside an image on disk'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "export" -d 'Convert an image to another format, or flatten it into a root filesystem'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "push" -d 'Push an image on disk to registries, unchanged (same digests)'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "login" -d 'Store credentials for a registry (they are checked on first use, not now)'
+complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "logout" -d 'Remove the stored credentials for a registry'
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s o -l output -d 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l format -d 'Output format' -r -f -a "oci-archive\t'A tar of an OCI image layout, with Docker\'s manifest.json (docker/podman load)'
@@ -61,6 +64,13 @@ none\t'No compression'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression-level -d 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ignore-file -d 'One more file of .dockerignore patterns, applied after the context\'s own' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l source-date-epoch -d 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
+false\t''"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -71,6 +81,7 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l normalize-mo
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-ignore -d 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l check-reproducible -d 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l json -d 'Print a JSON document describing the image instead of the digest'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l push -d 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -80,6 +91,13 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l raw -d 'Pr
 manifest\t'The chosen platform\'s manifest'
 config\t'The chosen platform\'s config'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l layer -d 'With --files: only this layer (0 is the bottom layer)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
+false\t''"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -101,6 +119,13 @@ rootfs-tar\t'The flattened filesystem of one platform as a tar stream'
 rootfs-dir\t'The flattened filesystem of one platform, extracted into a new directory'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l platform -d 'Keep only this platform of a multi-platform image (required for rootfs formats when the image has several)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s t -l tag -d 'Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
+false\t''"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -112,6 +137,24 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s q -l quiet 
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
+false\t''"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l json -d 'Print a JSON document of what was pushed instead of the digest'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -s V -l version -d 'Print version'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -122,8 +165,36 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s q -l q
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "build" -d 'Build an image from a directory'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "inspect" -d 'Show what is inside an image on disk'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "export" -d 'Convert an image to another format, or flatten it into a root filesystem'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -s u -l username -d 'The user name (asked for on a terminal when not given)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -s p -l password -d 'The password or token; discouraged: it lands in the shell\'s history and the process list (use --password-stdin)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -l authfile -d 'Store them in this file (podman\'s auth.json format) instead of the docker config' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -l password-stdin -d 'Read the password or token from the first line of stdin'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand login" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -l authfile -d 'Remove them from this file (podman\'s auth.json format) instead of the docker config' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
+always\t'Always color'
+never\t'Never color'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -l progress -d 'How to show progress on stderr' -r -f -a "auto\t'A progress bar when stderr is a terminal'
+plain\t'One line per stage, for CI logs'
+never\t'No progress output'"
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand logout" -s V -l version -d 'Print version'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "build" -d 'Build an image from a directory'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "inspect" -d 'Show what is inside an image on disk'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "export" -d 'Convert an image to another format, or flatten it into a root filesystem'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "push" -d 'Push an image on disk to registries, unchanged (same digests)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "completions" -d 'Print a shell completion script'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "login" -d 'Store credentials for a registry (they are checked on first use, not now)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "logout" -d 'Remove the stored credentials for a registry'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand help; and not __fish_seen_subcommand_from build inspect export push completions login logout help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
