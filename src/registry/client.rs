@@ -145,7 +145,7 @@ impl Registry {
     }
 
     fn connect(&self, name: &str) -> Result<Host> {
-        let insecure_ok = is_loopback(name) || self.opts.insecure.iter().any(|h| h == name);
+        let insecure_ok = allows_plain_http(name, &self.opts.insecure);
         let protocol = if insecure_ok && speaks_plain_http(name) {
             ClientProtocol::Http
         } else {
@@ -615,6 +615,12 @@ fn check_manifest(bytes: &[u8], pinned: Option<&str>, step: &Step) -> Result<Vec
     Ok(bytes.to_vec())
 }
 
+/// Whether `name` may be reached over plain HTTP at all: a loopback host, or one the user
+/// named with `--insecure-registry`. Any other host is HTTPS only, whatever it answers.
+fn allows_plain_http(name: &str, insecure: &[String]) -> bool {
+    is_loopback(name) || insecure.iter().any(|h| h == name)
+}
+
 /// Whether `host` answers plain HTTP (a loopback or `--insecure-registry` host is asked
 /// before it is used; anything that is not a plain HTTP answer means HTTPS).
 fn speaks_plain_http(host: &str) -> bool {
@@ -649,6 +655,17 @@ fn speaks_plain_http(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_only_for_loopback_or_named_hosts() {
+        let named = vec!["registry.local:5000".to_owned()];
+        assert!(allows_plain_http("localhost:5000", &[]));
+        assert!(allows_plain_http("127.0.0.1:5000", &[]));
+        assert!(allows_plain_http("registry.local:5000", &named));
+        assert!(!allows_plain_http("registry.local:5001", &named));
+        assert!(!allows_plain_http("registry.local", &named));
+        assert!(!allows_plain_http("gitea.cnoe.localtest.me:8443", &[]));
+    }
 
     #[test]
     fn a_plain_http_server_is_told_from_a_tls_one() {

@@ -20,7 +20,7 @@ pub mod tls;
 
 use std::path::PathBuf;
 
-pub use self::client::Registry;
+pub use self::client::{PARALLEL_UPLOADS, Registry};
 pub use oci_client::Reference;
 
 /// How registries are reached: plain data the command line fills from its flags and the

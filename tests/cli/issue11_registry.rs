@@ -341,3 +341,59 @@ fn issue_11_token_auth_asks_for_push_and_pull_scopes() {
         .code(1)
         .stderr(predicate::str::contains(reg.host()).and(predicate::str::contains("hint")));
 }
+
+#[test]
+fn issue_11_credentials_come_from_the_docker_config() {
+    let Some(reg) = start(Kind::TlsBasic) else {
+        return;
+    };
+    let t = context();
+    let ca = reg.ca_cert().unwrap().to_path_buf();
+    let (user, pass) = reg.creds().unwrap();
+    let config = t.root().join("docker");
+    // `imgbuild login` writes it as docker does; the push then needs no --creds.
+    let mut login = t.cmd();
+    login
+        .env("DOCKER_CONFIG", &config)
+        .args(["login", &reg.host(), "-u", user, "--password-stdin"])
+        .write_stdin(format!("{pass}\n"))
+        .assert()
+        .success();
+    let app = format!("{}/conf/app:1", reg.host());
+    let digest = stdout_of(
+        imgbuild(&t, &["build", "ctx", "-t", &app, "--push", "--ca-cert"])
+            .arg(&ca)
+            .env("DOCKER_CONFIG", &config),
+    );
+    assert_eq!(
+        skopeo_inspect_with(&reg, &app, &ca)["Digest"],
+        digest.as_str()
+    );
+    // Without it, the registry says who is missing.
+    imgbuild(&t, &["inspect", &app, "--ca-cert"])
+        .arg(&ca)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not authorized"));
+}
+
+#[test]
+fn issue_11_push_and_a_file_at_once_give_the_same_bytes_as_the_file_alone() {
+    let Some(reg) = start(Kind::Plain) else {
+        return;
+    };
+    let t = context();
+    let app = format!("{}/both/app:1", reg.host());
+    let alone = t.build_digest("alone.tar", &["-t", &app]);
+    let both = stdout_of(imgbuild(
+        &t,
+        &["build", "ctx", "-t", &app, "--push", "-o", "out/both.tar"],
+    ));
+    assert_eq!(both, alone);
+    assert_eq!(
+        std::fs::read(t.out("both.tar")).unwrap(),
+        std::fs::read(t.out("alone.tar")).unwrap(),
+        "the archive written while pushing differs from the one written alone"
+    );
+    assert_eq!(skopeo_inspect(&app, false, None)["Digest"], both.as_str());
+}

@@ -72,7 +72,12 @@ impl BuildReport {
             digest: b.top.digest().to_string(),
             media_type: b.top.media_type().to_string(),
             output: OutputReport {
-                format: if pushed_only { "registry" } else { b.format.name() }.to_owned(),
+                format: if pushed_only {
+                    "registry"
+                } else {
+                    b.format.name()
+                }
+                .to_owned(),
                 path: b.path.as_ref().map(|p| p.display().to_string()),
             },
             manifests: b
