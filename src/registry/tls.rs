@@ -134,7 +134,8 @@ mod tests {
         fs::write(host.join("client.cert"), PEM).unwrap();
         fs::write(host.join("client.key"), "key").unwrap();
         let dirs = [dir.path().join("certs.d")];
-        let (certs, client) = trust_for("reg.local:8443", std::slice::from_ref(&bundle), &dirs).unwrap();
+        let (certs, client) =
+            trust_for("reg.local:8443", std::slice::from_ref(&bundle), &dirs).unwrap();
         assert_eq!(certs.len(), 3);
         assert_eq!(client.len(), 2);
         let (certs, client) = trust_for("other:5000", &[bundle], &dirs).unwrap();
