@@ -11,8 +11,8 @@ use crate::cancel::Cancel;
 use crate::cli::PushArgs;
 use crate::error::Error;
 use crate::image::copy;
+use crate::image::is_index;
 use crate::image::source::{Image, Remote};
-use crate::image::{is_index, manifest};
 use crate::progress::Progress;
 use crate::registry::dest::{Pushed, RegistryDest};
 use crate::ui::Printer;
@@ -43,6 +43,19 @@ impl From<Pushed> for PushedReport {
             blobs_uploaded: p.uploaded,
             blobs_skipped: p.skipped,
         }
+    }
+}
+
+/// One status line per reference pushed.
+pub fn report(printer: &Printer, pushed: &[Pushed]) {
+    for p in pushed {
+        printer.status(
+            "Pushed",
+            &format!(
+                "{}@{} ({} blobs uploaded, {} there already)",
+                p.reference, p.digest, p.uploaded, p.skipped
+            ),
+        );
     }
 }
 
@@ -80,14 +93,7 @@ pub fn run(
         &format!("{} ({}) to {}", reference, top.digest(), names.join(", ")),
     );
     let (dest, log) = RegistryDest::new(std::sync::Arc::clone(&registry), targets, progress)?;
-    let tags: Vec<String> = image
-        .index()
-        .manifests()
-        .iter()
-        .filter(|d| d.digest() == top.digest())
-        .filter_map(manifest::ref_name)
-        .map(str::to_owned)
-        .collect();
+    let tags = image.tags_of(&top);
     copy::export(
         &image,
         &top,
@@ -100,15 +106,7 @@ pub fn run(
     .map_err(Error::into_anyhow)?;
     progress.finish();
     let pushed = log.pushed();
-    for p in &pushed {
-        printer.status(
-            "Pushed",
-            &format!(
-                "{}@{} ({} blobs uploaded, {} there already)",
-                p.reference, p.digest, p.uploaded, p.skipped
-            ),
-        );
-    }
+    report(printer, &pushed);
     let digest = top.digest().to_string();
     if args.json {
         let report = PushReport {

@@ -5,9 +5,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,10 +15,11 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
-use tokio::io::AsyncReadExt as _;
 
 use super::errors::{Step, explain, retryable};
-use super::{RegistryOptions, auth, is_loopback, tls};
+use super::probe::{allows_plain_http, speaks_plain_http};
+use super::transfer::{Fetch, download, push_one, report_progress};
+use super::{RegistryOptions, auth, tls};
 use crate::cancel::Cancel;
 use crate::digest::Sha256Sum;
 use crate::error::{RemoteError, invalid};
@@ -31,7 +29,7 @@ use crate::store::BlobStore;
 /// Manifests and indexes are read up to this size.
 const MAX_MANIFEST: usize = 4 << 20;
 /// Tries per request.
-const TRIES: u32 = 3;
+pub(super) const TRIES: u32 = 3;
 /// Blobs pushed at once.
 pub const PARALLEL_UPLOADS: usize = 4;
 /// What a manifest request accepts.
@@ -43,8 +41,8 @@ const ACCEPT: [&str; 4] = [
 ];
 
 /// A connection to one host: its client, credentials, and whether plain HTTP is allowed.
-struct Host {
-    client: Client,
+pub(super) struct Host {
+    pub(super) client: Client,
     /// The same with chunked uploads, for a registry that refuses one large request (413).
     chunked: OnceLock<Client>,
     config: fn() -> ClientConfig,
@@ -52,7 +50,7 @@ struct Host {
     certs: Vec<oci_client::client::Certificate>,
     tls_verify: bool,
     auth: RegistryAuth,
-    insecure_ok: bool,
+    pub(super) insecure_ok: bool,
 }
 
 /// A registry session. Cheap to make: nothing runs until the first request.
@@ -385,7 +383,7 @@ fn client_config(
 }
 
 impl Host {
-    fn chunked(&self) -> &Client {
+    pub(super) fn chunked(&self) -> &Client {
         self.chunked.get_or_init(|| {
             Client::new(client_config(
                 self.config,
@@ -402,7 +400,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn step(reference: &Reference, what: &str) -> Step {
+pub(super) fn step(reference: &Reference, what: &str) -> Step {
     Step {
         what: what.to_owned(),
         host: reference.registry().to_owned(),
@@ -411,16 +409,16 @@ fn step(reference: &Reference, what: &str) -> Step {
 }
 
 /// The error for a failed request: one line naming the place and step, with a hint.
-fn remote(err: &OciDistributionError, step: &Step, insecure_ok: bool) -> anyhow::Error {
+pub(super) fn remote(err: &OciDistributionError, step: &Step, insecure_ok: bool) -> anyhow::Error {
     let (message, hint) = explain(err, step, insecure_ok);
     anyhow::Error::new(RemoteError { message, hint })
 }
 
-async fn backoff(attempt: u32) {
+pub(super) async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(250 * 4u64.pow(attempt - 1))).await;
 }
 
-async fn retry<T, F, Fut>(host: &Host, step: &Step, mut f: F) -> Result<T>
+pub(super) async fn retry<T, F, Fut>(host: &Host, step: &Step, mut f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, OciDistributionError>>,
@@ -461,140 +459,6 @@ async fn authenticate(
     Ok(())
 }
 
-enum Fetch {
-    Oci(OciDistributionError),
-    Other(anyhow::Error),
-}
-
-/// One try at downloading a blob into a temporary file of `store`, hashed as it comes.
-async fn download(
-    host: &Host,
-    by_digest: &Reference,
-    digest: &Sha256Sum,
-    store: &BlobStore,
-) -> Result<crate::interrupt::TempFile, Fetch> {
-    let hex = digest.prefixed();
-    let mut stream = host
-        .client
-        .pull_blob_stream(by_digest, hex.as_str())
-        .await
-        .map_err(Fetch::Oci)?;
-    let mut tmp = store.temp().map_err(Fetch::Other)?;
-    let mut hash = crate::digest::HashWriter::new(std::io::sink());
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Fetch::Oci(OciDistributionError::IoError(e)))?;
-        tmp.write_all(&chunk)
-            .and_then(|()| hash.write_all(&chunk))
-            .map_err(|e| {
-                Fetch::Other(anyhow::Error::new(e).context(format!("writing blob {digest}")))
-            })?;
-    }
-    let (_, sum, _) = hash.finish().map_err(|e| Fetch::Other(e.into()))?;
-    if sum.as_ref() != Some(digest) {
-        return Err(Fetch::Other(invalid(format!(
-            "the registry sent other bytes for blob {digest}"
-        ))));
-    }
-    Ok(tmp)
-}
-
-/// Push one blob: true when uploaded, false when the registry had it (or mounted it).
-async fn push_one(
-    host: &Host,
-    repo: &Reference,
-    digest: &Sha256Sum,
-    size: u64,
-    path: &Path,
-    mount_from: Option<&Reference>,
-    sent: Arc<AtomicU64>,
-) -> Result<bool> {
-    let d = digest.prefixed();
-    let check = step(repo, &format!("blob check of {digest}"));
-    if retry(host, &check, || host.client.blob_exists(repo, &d)).await? {
-        sent.fetch_add(size, Ordering::SeqCst);
-        return Ok(false);
-    }
-    if let Some(from) = mount_from
-        && from.registry() == repo.registry()
-        && from.repository() != repo.repository()
-        && host.client.mount_blob(repo, from, &d).await.is_ok()
-        && host.client.blob_exists(repo, &d).await.unwrap_or(false)
-    {
-        sent.fetch_add(size, Ordering::SeqCst);
-        return Ok(false);
-    }
-    let upload = step(repo, &format!("blob upload of {digest}"));
-    let mut attempt = 0;
-    let mut chunked = false;
-    loop {
-        attempt += 1;
-        let before = sent.load(Ordering::SeqCst);
-        let stream = file_stream(path, Arc::clone(&sent)).await.map_err(|e| {
-            anyhow::Error::new(e).context(format!("reading blob {digest} to push it"))
-        })?;
-        let client = if chunked {
-            host.chunked()
-        } else {
-            &host.client
-        };
-        match client.push_blob_stream(repo, stream, &d, Some(size)).await {
-            Ok(_) => return Ok(true),
-            Err(e) => {
-                // What this try sent does not count.
-                let now = sent.load(Ordering::SeqCst);
-                sent.fetch_sub(now.saturating_sub(before).min(now), Ordering::SeqCst);
-                let too_large = matches!(&e, OciDistributionError::ServerError { code: 413, .. });
-                if too_large && !chunked {
-                    chunked = true;
-                    attempt -= 1;
-                    continue;
-                }
-                if attempt < TRIES && retryable(&e) {
-                    backoff(attempt).await;
-                    continue;
-                }
-                return Err(remote(&e, &upload, host.insecure_ok));
-            }
-        }
-    }
-}
-
-/// The file at `path` as a stream of 1 MiB chunks, counting what is read into `sent`.
-async fn file_stream(
-    path: &Path,
-    sent: Arc<AtomicU64>,
-) -> std::io::Result<
-    impl futures_util::Stream<Item = oci_client::errors::Result<bytes::Bytes>> + Send + 'static,
-> {
-    let file = tokio::fs::File::open(path).await?;
-    Ok(futures_util::stream::unfold(
-        (file, sent),
-        |(mut file, sent)| async move {
-            let mut buf = vec![0u8; 1 << 20];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    sent.fetch_add(n as u64, Ordering::SeqCst);
-                    Some((Ok(bytes::Bytes::from(buf)), (file, sent)))
-                }
-                Err(e) => Some((Err(OciDistributionError::IoError(e)), (file, sent))),
-            }
-        },
-    ))
-}
-
-/// Hand what `sent` counts to `progress` every 100 ms; never ends.
-async fn report_progress(sent: &AtomicU64, progress: &dyn Progress) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let n = sent.swap(0, Ordering::SeqCst);
-        if n > 0 {
-            progress.advance(n, 0);
-        }
-    }
-}
-
 /// A manifest as received: bounded, and with the pinned digest when there is one.
 fn check_manifest(bytes: &[u8], pinned: Option<&str>, step: &Step) -> Result<Vec<u8>> {
     if bytes.len() > MAX_MANIFEST {
@@ -613,83 +477,4 @@ fn check_manifest(bytes: &[u8], pinned: Option<&str>, step: &Step) -> Result<Vec
         }
     }
     Ok(bytes.to_vec())
-}
-
-/// Whether `name` may be reached over plain HTTP at all: a loopback host, or one the user
-/// named with `--insecure-registry`. Any other host is HTTPS only, whatever it answers.
-fn allows_plain_http(name: &str, insecure: &[String]) -> bool {
-    is_loopback(name) || insecure.iter().any(|h| h == name)
-}
-
-/// Whether `host` answers plain HTTP (a loopback or `--insecure-registry` host is asked
-/// before it is used; anything that is not a plain HTTP answer means HTTPS).
-fn speaks_plain_http(host: &str) -> bool {
-    let addr = match host.rsplit_once(':') {
-        Some((_, port)) if port.parse::<u16>().is_ok() && !host.ends_with(']') => host.to_owned(),
-        _ => format!("{host}:80"),
-    };
-    let Some(addr) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return false;
-    };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let req = format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 512];
-    let mut n = 0;
-    while n < buf.len() {
-        match s.read(&mut buf[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    let text = String::from_utf8_lossy(&buf[..n]);
-    // Go's TLS servers answer a plain request in plain HTTP, with this text.
-    text.starts_with("HTTP/") && !text.contains("HTTPS server")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_http_only_for_loopback_or_named_hosts() {
-        let named = vec!["registry.local:5000".to_owned()];
-        assert!(allows_plain_http("localhost:5000", &[]));
-        assert!(allows_plain_http("127.0.0.1:5000", &[]));
-        assert!(allows_plain_http("registry.local:5000", &named));
-        assert!(!allows_plain_http("registry.local:5001", &named));
-        assert!(!allows_plain_http("registry.local", &named));
-        assert!(!allows_plain_http("gitea.cnoe.localtest.me:8443", &[]));
-    }
-
-    #[test]
-    fn a_plain_http_server_is_told_from_a_tls_one() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        let t = std::thread::spawn(move || {
-            for answer in [
-                "HTTP/1.0 200 OK\r\n\r\n{}",
-                "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
-                "\x15\x03\x01\x00\x02\x02\x46",
-            ] {
-                let (mut c, _) = l.accept().unwrap();
-                let mut b = [0u8; 256];
-                let _ = c.read(&mut b);
-                c.write_all(answer.as_bytes()).unwrap();
-            }
-        });
-        let host = format!("127.0.0.1:{}", addr.port());
-        assert!(speaks_plain_http(&host));
-        assert!(!speaks_plain_http(&host));
-        assert!(!speaks_plain_http(&host));
-        t.join().unwrap();
-        // Nothing listening: not plain HTTP (the HTTPS attempt then says what is wrong).
-        drop(std::net::TcpListener::bind("127.0.0.1:0"));
-        assert!(!speaks_plain_http("127.0.0.1:1"));
-    }
 }

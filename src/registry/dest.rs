@@ -5,7 +5,6 @@
 //! manifest or index under each tag, last: an interrupted push leaves no tag pointing at a
 //! partial image.
 
-use std::fs::File;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,7 +20,7 @@ use crate::image::source::{parse_index, parse_manifest, sha256_hex};
 use crate::image::{is_index, is_manifest};
 use crate::interrupt::TempDir;
 use crate::progress::{Progress, Stage};
-use crate::sink::{self, Destination, Format, ImageRecord, WriteBlob, WriteLayer};
+use crate::sink::{self, Destination, Format, ImageRecord};
 use crate::store::BlobStore;
 
 /// One reference pushed, with the digest the registry now has under it.
@@ -97,28 +96,14 @@ impl<'p> RegistryDest<'p> {
 }
 
 impl Destination for RegistryDest<'_> {
+    crate::sink::staged_blobs!(store, layers);
+
     fn format(&self) -> Format {
         Format::OciDir
     }
 
     fn path(&self) -> Option<&Path> {
         None
-    }
-
-    fn has_blob(&self, digest: &Sha256Sum) -> bool {
-        self.store.has(digest)
-    }
-
-    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>> {
-        self.store.open_existing(digest)
-    }
-
-    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()> {
-        sink::put_in_store(&self.store, digest, write)
-    }
-
-    fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()> {
-        sink::put_layer_in_store(&self.store, write).map(drop)
     }
 
     fn finish(self: Box<Self>, record: &ImageRecord, cancel: &Cancel) -> Result<()> {

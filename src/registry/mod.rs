@@ -15,8 +15,10 @@ pub mod auth;
 mod client;
 pub mod dest;
 mod errors;
+mod probe;
 pub mod source;
 pub mod tls;
+mod transfer;
 
 use std::path::PathBuf;
 

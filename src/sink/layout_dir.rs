@@ -2,16 +2,15 @@
 //! `index.json`, which is written last, through a temporary file and a rename: it is the
 //! commit point. Adding to an existing layout replaces the entries that carry the same tag.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use oci_spec::image::{Descriptor, ImageIndex};
 
-use super::{Destination, Format, ImageRecord, WriteBlob, WriteLayer, existing_parent, output};
+use super::{Destination, Format, ImageRecord, existing_parent, output};
 use crate::cancel::Cancel;
-use crate::digest::Sha256Sum;
 use crate::error::UsageError;
 use crate::image::{canonical, manifest};
 use crate::interrupt::TempDir;
@@ -50,28 +49,14 @@ impl LayoutDest {
 }
 
 impl Destination for LayoutDest {
+    crate::sink::staged_blobs!(store, layers);
+
     fn format(&self) -> Format {
         Format::OciDir
     }
 
     fn path(&self) -> Option<&Path> {
         Some(&self.path)
-    }
-
-    fn has_blob(&self, digest: &Sha256Sum) -> bool {
-        self.store.has(digest)
-    }
-
-    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>> {
-        self.store.open_existing(digest)
-    }
-
-    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()> {
-        super::put_in_store(&self.store, digest, write)
-    }
-
-    fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()> {
-        super::put_layer_in_store(&self.store, write).map(drop)
     }
 
     fn finish(self: Box<Self>, record: &ImageRecord, cancel: &Cancel) -> Result<()> {

@@ -113,6 +113,40 @@ pub trait Destination {
     fn finish(self: Box<Self>, record: &ImageRecord, cancel: &Cancel) -> Result<()>;
 }
 
+/// The part of [`Destination`] every destination that stages its blobs in a
+/// [`BlobStore`] (field `$store`) shares: `has_blob`, `open_blob`, `put_blob`; with `layers`,
+/// also `put_layer` into the store.
+macro_rules! staged_blobs {
+    ($store:tt) => {
+        fn has_blob(&self, digest: &$crate::digest::Sha256Sum) -> bool {
+            self.$store.has(digest)
+        }
+
+        fn open_blob(
+            &self,
+            digest: &$crate::digest::Sha256Sum,
+        ) -> anyhow::Result<Option<std::fs::File>> {
+            self.$store.open_existing(digest)
+        }
+
+        fn put_blob(
+            &mut self,
+            digest: &$crate::digest::Sha256Sum,
+            write: &mut $crate::sink::WriteBlob<'_>,
+        ) -> anyhow::Result<()> {
+            $crate::sink::put_in_store(&self.$store, digest, write)
+        }
+    };
+    ($store:tt, layers) => {
+        $crate::sink::staged_blobs!($store);
+
+        fn put_layer(&mut self, write: &mut $crate::sink::WriteLayer<'_>) -> anyhow::Result<()> {
+            $crate::sink::put_layer_in_store(&self.$store, write).map(drop)
+        }
+    };
+}
+pub(crate) use staged_blobs;
+
 /// What [`Destination::put_blob`] calls to write a blob's bytes.
 pub type WriteBlob<'a> = dyn FnMut(&mut dyn Write) -> Result<()> + 'a;
 
@@ -232,28 +266,14 @@ pub(crate) fn file_name(path: &Path) -> String {
 pub(crate) struct Scratch(pub BlobStore);
 
 impl Destination for Scratch {
+    crate::sink::staged_blobs!(0, layers);
+
     fn format(&self) -> Format {
         Format::OciDir
     }
 
     fn path(&self) -> Option<&Path> {
         Some(self.0.root())
-    }
-
-    fn has_blob(&self, digest: &Sha256Sum) -> bool {
-        self.0.has(digest)
-    }
-
-    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>> {
-        self.0.open_existing(digest)
-    }
-
-    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()> {
-        put_in_store(&self.0, digest, write)
-    }
-
-    fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()> {
-        put_layer_in_store(&self.0, write).map(drop)
     }
 
     fn finish(self: Box<Self>, _record: &ImageRecord, _cancel: &Cancel) -> Result<()> {

@@ -173,24 +173,14 @@ impl ArchiveStream<File> {
 }
 
 impl<W: Write> Destination for ArchiveStream<W> {
+    crate::sink::staged_blobs!(store);
+
     fn format(&self) -> Format {
         archive_format(self.docker)
     }
 
     fn path(&self) -> Option<&Path> {
         None
-    }
-
-    fn has_blob(&self, digest: &Sha256Sum) -> bool {
-        self.store.has(digest)
-    }
-
-    fn open_blob(&self, digest: &Sha256Sum) -> Result<Option<File>> {
-        self.store.open_existing(digest)
-    }
-
-    fn put_blob(&mut self, digest: &Sha256Sum, write: &mut WriteBlob<'_>) -> Result<()> {
-        super::put_in_store(&self.store, digest, write)
     }
 
     fn put_layer(&mut self, write: &mut WriteLayer<'_>) -> Result<()> {

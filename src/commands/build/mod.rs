@@ -157,15 +157,7 @@ fn present(
             ),
         );
     }
-    for p in &pushed {
-        printer.status(
-            "Pushed",
-            &format!(
-                "{}@{} ({} blobs uploaded, {} there already)",
-                p.reference, p.digest, p.uploaded, p.skipped
-            ),
-        );
-    }
+    super::push::report(printer, &pushed);
     if json {
         let text = serde_json::to_string_pretty(&BuildReport::of(built, pushed, to_stdout))
             .context("encoding the --json report")?;

@@ -22,7 +22,7 @@ use crate::flatten::output::{RootfsOut, Written};
 use crate::image::copy;
 use crate::image::reference::ImageRef;
 use crate::image::source::{Image, Remote, Selected};
-use crate::image::{Platform, is_index, manifest};
+use crate::image::{Platform, is_index};
 use crate::layer::reader::Limits;
 use crate::options::{check_tag, parse_epoch};
 use crate::progress::{Progress, Stage};
@@ -237,14 +237,7 @@ fn tags_of(opts: &ExportOptions, image: &Image, source_top: &Descriptor) -> Vec<
     if !opts.tags.is_empty() {
         return opts.tags.clone();
     }
-    image
-        .index()
-        .manifests()
-        .iter()
-        .filter(|d| d.digest() == source_top.digest())
-        .filter_map(manifest::ref_name)
-        .map(str::to_owned)
-        .collect()
+    image.tags_of(source_top)
 }
 
 /// oci-archive, oci-dir, docker-archive: blobs copied verbatim.

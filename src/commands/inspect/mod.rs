@@ -19,7 +19,7 @@ use crate::cli::{InspectArgs, RawDocument};
 use crate::error::{UsageError, invalid};
 use crate::image::reference::ImageRef;
 use crate::image::source::{Image, Remote, Selected};
-use crate::image::{Platform, is_index, layer_compression, manifest, verify};
+use crate::image::{Platform, is_index, layer_compression, verify};
 use crate::layer::reader::Limits;
 use crate::ui::Printer;
 use crate::ui::human_bytes;
@@ -176,14 +176,7 @@ fn summarize(
     printer: &Printer,
 ) -> Result<InspectReport> {
     let (sel, candidates) = choose(image, want, printer)?;
-    let tags = image
-        .index()
-        .manifests()
-        .iter()
-        .filter(|d| d.digest() == top.digest())
-        .filter_map(manifest::ref_name)
-        .map(str::to_owned)
-        .collect();
+    let tags = image.tags_of(top);
     let platforms = candidates
         .iter()
         .map(|(d, p)| PlatformReport {

@@ -192,6 +192,17 @@ impl Image {
         &self.warnings
     }
 
+    /// The tags `index.json` gives the entry `desc` (by digest), in order.
+    pub fn tags_of(&self, desc: &Descriptor) -> Vec<String> {
+        self.index
+            .manifests()
+            .iter()
+            .filter(|d| d.digest() == desc.digest())
+            .filter_map(super::manifest::ref_name)
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The bytes of `index.json` as stored.
     pub fn index_raw(&self) -> &[u8] {
         &self.index_raw
