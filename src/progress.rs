@@ -53,6 +53,9 @@ pub trait Progress: Sync {
         self.stage(stage, total_bytes);
         self.expect_files(files);
     }
+    /// One item of the current stage is done (a blob pushed): a line of its own, above a
+    /// bar on a terminal, in a log with `--progress plain`.
+    fn item(&self, _what: &str) {}
     /// Everything is done; clear whatever was drawn and state the totals. Calling it again
     /// does nothing.
     fn finish(&self) {}

@@ -25,6 +25,7 @@ use crate::digest::Sha256Sum;
 use crate::error::{RemoteError, invalid};
 use crate::progress::Progress;
 use crate::store::BlobStore;
+use crate::ui::human_bytes;
 
 /// Manifests and indexes are read up to this size.
 const MAX_MANIFEST: usize = 4 << 20;
@@ -293,7 +294,8 @@ impl Registry {
         let result = self.block_on(cancel, async {
             authenticate(&host, repo, RegistryOperation::Push, &auth_step).await?;
             let counts = futures_util::stream::iter(files.iter().map(|(d, size, path)| {
-                push_one(&host, repo, d, *size, path, mount_from, Arc::clone(&sent))
+                let one = push_one(&host, repo, d, *size, path, mount_from, Arc::clone(&sent));
+                async move { one.await.map(|up| (d, *size, up)) }
             }))
             .buffer_unordered(PARALLEL_UPLOADS);
             let reported = report_progress(&sent, progress);
@@ -301,12 +303,10 @@ impl Registry {
             let mut uploaded = (0, 0);
             loop {
                 match futures_util::future::select(counts.try_next(), &mut reported).await {
-                    futures_util::future::Either::Left((Ok(Some(up)), _)) => {
-                        if up {
-                            uploaded.0 += 1
-                        } else {
-                            uploaded.1 += 1
-                        }
+                    futures_util::future::Either::Left((Ok(Some((d, size, up))), _)) => {
+                        let how = if up { "uploaded" } else { "there already" };
+                        progress.item(&format!("blob {d} ({}, {how})", human_bytes(size)));
+                        if up { uploaded.0 += 1 } else { uploaded.1 += 1 }
                     }
                     futures_util::future::Either::Left((Ok(None), _)) => break,
                     futures_util::future::Either::Left((Err(e), _)) => return Err(e),
@@ -434,21 +434,21 @@ where
     }
 }
 
-async fn authenticate(
+/// Authenticate for `op` on the repository of `reference` (a bearer token is fetched when
+/// the registry asks for one). Called before each step, so a token that expired during a
+/// long push is renewed.
+pub(super) async fn authenticate(
     host: &Host,
     reference: &Reference,
     op: RegistryOperation,
     step: &Step,
 ) -> Result<()> {
+    let push = matches!(op, RegistryOperation::Push);
     let auth_step = Step {
         what: format!(
             "{} (auth for {})",
             step.what,
-            if matches!(op, RegistryOperation::Push) {
-                "push"
-            } else {
-                "pull"
-            }
+            if push { "push" } else { "pull" }
         ),
         ..step.clone()
     };

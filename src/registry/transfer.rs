@@ -16,7 +16,7 @@ use oci_client::Reference;
 use oci_client::errors::OciDistributionError;
 use tokio::io::AsyncReadExt as _;
 
-use super::client::{Host, TRIES, backoff, remote, retry, step};
+use super::client::{Host, TRIES, authenticate, backoff, remote, retry, step};
 use super::errors::retryable;
 use crate::digest::Sha256Sum;
 use crate::error::invalid;
@@ -49,6 +49,7 @@ pub(super) async fn push_one(
         return Ok(false);
     }
     let upload = step(repo, &format!("blob upload of {digest}"));
+    authenticate(host, repo, oci_client::RegistryOperation::Push, &upload).await?;
     let mut attempt = 0;
     let mut chunked = false;
     loop {

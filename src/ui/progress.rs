@@ -279,6 +279,17 @@ impl Progress for Bar {
         }
     }
 
+    fn item(&self, what: &str) {
+        if let Some(stage) = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.stage))
+        {
+            self.printer.status(verb(stage), what);
+        }
+    }
+
     fn finish(&self) {
         let ended = self.current.lock().ok().and_then(|mut c| c.take());
         self.end_stage(ended);
@@ -334,6 +345,17 @@ impl Progress for Plain {
 
     fn advance(&self, bytes: u64, files: u64) {
         self.counts.add(bytes, files);
+    }
+
+    fn item(&self, what: &str) {
+        if let Some(stage) = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.stage))
+        {
+            self.printer.status(verb(stage), what);
+        }
     }
 
     fn finish(&self) {

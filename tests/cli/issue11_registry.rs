@@ -104,8 +104,15 @@ fn issue_11_push_keeps_the_digest_and_skips_what_is_there() {
     let t = context();
     let digest = t.build_digest("app.tar", &["-t", "app:1"]);
     let target = format!("{}/copy/app:7", reg.host());
-    let out = stdout_of(imgbuild(&t, &["push", "out/app.tar", &target]));
-    assert_eq!(out, digest);
+    let run = imgbuild(&t, &["push", "out/app.tar", &target, "--progress", "plain"])
+        .assert()
+        .success();
+    let out = run.get_output();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest);
+    // A line per blob, and the total.
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(log.matches("Pushing blob sha256:").count(), 2, "{log}");
+    assert!(log.contains("uploaded)") && log.contains("Pushing blobs:"), "{log}");
     assert_eq!(
         skopeo_inspect(&target, false, None)["Digest"],
         digest.as_str()
