@@ -19,10 +19,10 @@ pub(super) fn speaks_plain_http(host: &str) -> bool {
         Some((_, port)) if port.parse::<u16>().is_ok() && !host.ends_with(']') => host.to_owned(),
         _ => format!("{host}:80"),
     };
-    let Some(addr) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return false;
-    };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
+    // `localhost` may resolve to ::1 first while the registry listens on 127.0.0.1 only.
+    let Some(mut s) = addr.to_socket_addrs().ok().and_then(|mut addrs| {
+        addrs.find_map(|a| TcpStream::connect_timeout(&a, Duration::from_secs(5)).ok())
+    }) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));

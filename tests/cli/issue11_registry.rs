@@ -112,7 +112,10 @@ fn issue_11_push_keeps_the_digest_and_skips_what_is_there() {
     // A line per blob, and the total.
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(log.matches("Pushing blob sha256:").count(), 2, "{log}");
-    assert!(log.contains("uploaded)") && log.contains("Pushing blobs:"), "{log}");
+    assert!(
+        log.contains("uploaded)") && log.contains("Pushing blobs:"),
+        "{log}"
+    );
     assert_eq!(
         skopeo_inspect(&target, false, None)["Digest"],
         digest.as_str()
