@@ -232,6 +232,10 @@ fn issue_11_tls_with_a_self_signed_ca_true_certificate() {
         .arg(&ca),
     );
     assert_eq!(pulled, digest);
+    // Trusted through SSL_CERT_FILE, as Go tools and OpenSSL read it.
+    let again =
+        stdout_of(imgbuild(&t, &["inspect", &app, "--raw", "manifest"]).env("SSL_CERT_FILE", &ca));
+    assert_eq!(crate::registry::sha256_digest(again.as_bytes()), digest);
     // Without verification it works too, with a warning.
     imgbuild(&t, &["inspect", &app, "--tls-verify=false"])
         .assert()
