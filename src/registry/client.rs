@@ -54,7 +54,8 @@ pub(super) struct Host {
     pub(super) insecure_ok: bool,
 }
 
-/// A registry session. Cheap to make: nothing runs until the first request.
+/// A registry session. Cheap to make: nothing runs until the first request. Its calls
+/// block (it runs its own runtime): from async code, call them in `spawn_blocking`.
 pub struct Registry {
     opts: RegistryOptions,
     runtime: OnceLock<tokio::runtime::Runtime>,
