@@ -72,7 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors on stderr')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'How to show progress on stderr')
             [CompletionResult]::new('--normalize-modes', '--normalize-modes', [CompletionResultType]::ParameterName, 'Store modes as 0755 (directories, executables) or 0644, independent of the umask')
-            [CompletionResult]::new('--no-ignore', '--no-ignore', [CompletionResultType]::ParameterName, 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)')
+            [CompletionResult]::new('--no-ignore', '--no-ignore', [CompletionResultType]::ParameterName, 'Include everything: .gitignore files apply by default (unlike Docker, so what git leaves out stays out), as do .dockerignore and --ignore-file; .git is still left out')
             [CompletionResult]::new('--check-reproducible', '--check-reproducible', [CompletionResultType]::ParameterName, 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON document describing the image instead of the digest')
             [CompletionResult]::new('--push', '--push', [CompletionResultType]::ParameterName, 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)')

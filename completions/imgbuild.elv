@@ -68,7 +68,7 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --color 'When to use colors on stderr'
             cand --progress 'How to show progress on stderr'
             cand --normalize-modes 'Store modes as 0755 (directories, executables) or 0644, independent of the umask'
-            cand --no-ignore 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
+            cand --no-ignore 'Include everything: .gitignore files apply by default (unlike Docker, so what git leaves out stays out), as do .dockerignore and --ignore-file; .git is still left out'
             cand --check-reproducible 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ'
             cand --json 'Print a JSON document describing the image instead of the digest'
             cand --push 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)'

@@ -78,7 +78,7 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l progress -d 
 plain\t'One line per stage, for CI logs'
 never\t'No progress output'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l normalize-modes -d 'Store modes as 0755 (directories, executables) or 0644, independent of the umask'
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-ignore -d 'Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-ignore -d 'Include everything: .gitignore files apply by default (unlike Docker, so what git leaves out stays out), as do .dockerignore and --ignore-file; .git is still left out'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l check-reproducible -d 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l json -d 'Print a JSON document describing the image instead of the digest'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l push -d 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)'

@@ -427,7 +427,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
 
-    /// Ignore .dockerignore, .gitignore and --ignore-file (.git is still left out)
+    /// Include everything: .gitignore files apply by default (unlike Docker, so what git
+    /// leaves out stays out), as do .dockerignore and --ignore-file; .git is still left out
     #[arg(long)]
     pub no_ignore: bool,
 

@@ -69,6 +69,40 @@ pub struct Ignored {
     pub reason: IgnoreReason,
 }
 
+/// What the walk left out, when it left anything out: `6 paths (.dockerignore 4,
+/// .gitignore 1, .git 1; -v lists them)`. Paths beneath an excluded
+/// directory count for the file whose pattern excluded it.
+pub fn ignored_summary(ignored: &[Ignored]) -> Option<String> {
+    if ignored.is_empty() {
+        return None;
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut last_file = ".dockerignore".to_owned();
+    for i in ignored {
+        let name = match &i.reason {
+            IgnoreReason::IgnoreFile { source, .. } => {
+                last_file = source.clone();
+                source.clone()
+            }
+            IgnoreReason::InsideExcluded => last_file.clone(),
+            IgnoreReason::Gitignore { .. } => ".gitignore".to_owned(),
+            IgnoreReason::Git => ".git".to_owned(),
+            IgnoreReason::Output => "the output".to_owned(),
+        };
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    let n = ignored.len();
+    Some(format!(
+        "{n} path{} ({}; -v lists them)",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    ))
+}
+
 /// Which rule left a path out of the layer. Code decides from the variant (a `.gitignore`
 /// prunes a directory, a `.dockerignore` exception may still reach beneath one); `Display`
 /// renders it for people.
@@ -148,7 +182,42 @@ impl Context {
 
 #[cfg(test)]
 mod tests {
-    use super::IgnoreReason;
+    use super::{IgnoreReason, Ignored, ignored_summary};
+
+    #[test]
+    fn the_summary_counts_paths_by_the_file_that_ignored_them() {
+        let at = |reason: IgnoreReason| Ignored {
+            rel_path: b"x".to_vec(),
+            is_dir: false,
+            reason,
+        };
+        let docker = || IgnoreReason::IgnoreFile {
+            source: ".dockerignore".into(),
+            line: 1,
+            pattern: "x".into(),
+        };
+        let git = || IgnoreReason::Gitignore {
+            file: ".gitignore".into(),
+            pattern: "*.log".into(),
+        };
+        assert_eq!(ignored_summary(&[]), None);
+        let all = [
+            at(IgnoreReason::Git),
+            at(docker()),
+            at(IgnoreReason::InsideExcluded),
+            at(IgnoreReason::InsideExcluded),
+            at(git()),
+            at(docker()),
+        ];
+        assert_eq!(
+            ignored_summary(&all).unwrap(),
+            "6 paths (.git 1, .dockerignore 4, .gitignore 1; -v lists them)"
+        );
+        assert_eq!(
+            ignored_summary(&all[..1]).unwrap(),
+            "1 path (.git 1; -v lists them)"
+        );
+    }
 
     #[test]
     fn reasons_render_as_v_prints_them() {

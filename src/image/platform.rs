@@ -18,7 +18,30 @@ pub struct Platform {
 }
 
 const KNOWN: &str = "linux/amd64, linux/arm64[/v8], linux/arm/v7, linux/arm/v6, linux/386, \
-                     linux/ppc64le, linux/s390x, linux/riscv64";
+                     linux/ppc64le, linux/s390x, linux/riscv64, or an architecture alone (amd64, \
+                     arm64, ...) or alias (x86_64, aarch64, armhf, armel, i386, i686)";
+
+/// Whether `word` names an architecture (not an OS): a bare `aarch64` is `linux/aarch64`.
+fn is_arch(word: &str) -> bool {
+    matches!(
+        word,
+        "amd64"
+            | "x86_64"
+            | "x86-64"
+            | "arm64"
+            | "aarch64"
+            | "arm"
+            | "armhf"
+            | "armel"
+            | "386"
+            | "i386"
+            | "i686"
+            | "x86"
+            | "ppc64le"
+            | "s390x"
+            | "riscv64"
+    )
+}
 
 impl Platform {
     /// Parse and normalise: `x86_64`→`amd64`, `aarch64`→`arm64` (variant `v8`), `armhf`→
@@ -26,7 +49,10 @@ impl Platform {
     pub fn parse(text: &str) -> Result<Platform, String> {
         let lower = text.trim().to_ascii_lowercase();
         let parts: Vec<&str> = lower.split('/').collect();
+        // As containerd does: an architecture alone, or ARCH/VARIANT, is for linux.
         let (os, arch, variant) = match parts.as_slice() {
+            [arch] if is_arch(arch) => ("linux", *arch, None),
+            [arch, variant] if is_arch(arch) => ("linux", *arch, Some(*variant)),
             [os, arch] => (*os, *arch, None),
             [os, arch, variant] => (*os, *arch, Some(*variant)),
             _ => {
@@ -190,6 +216,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_architecture_or_alias_is_for_linux() {
+        parses!("aarch64", "linux/arm64/v8");
+        parses!("arm64", "linux/arm64/v8");
+        parses!("x86_64", "linux/amd64");
+        parses!("armhf", "linux/arm/v7");
+        parses!("arm/v6", "linux/arm/v6");
+        parses!("i686", "linux/386");
+        rejects!("sparc", "aarch64");
+        rejects!("windows", "alias");
+    }
+
+    #[test]
     fn table() {
         parses!("linux/amd64", "linux/amd64");
         parses!("linux/x86_64", "linux/amd64");
@@ -207,7 +245,7 @@ mod tests {
         parses!("linux/ppc64le", "linux/ppc64le");
         parses!("linux/s390x", "linux/s390x");
         parses!("linux/riscv64", "linux/riscv64");
-        rejects!("amd64", "OS/ARCH");
+        rejects!("sparc", "OS/ARCH");
         rejects!("linux/amd64/v2/x", "OS/ARCH");
         rejects!("windows/amd64", "only linux");
         rejects!("linux/sparc", "unknown architecture 'sparc'");

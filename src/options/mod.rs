@@ -186,6 +186,15 @@ pub struct Output {
 fn output_target(args: &BuildArgs) -> Result<Option<Target>> {
     let target = match &args.output {
         Some(p) if p.as_os_str() == "-" => Target::Stdout,
+        Some(p) if p.as_os_str().as_bytes().starts_with(b"type=") => {
+            return Err(usage_hint(
+                format!(
+                    "-o '{}' is buildx's syntax; imgbuild's -o is a path",
+                    p.display()
+                ),
+                "write -o app.tar for an OCI archive, or --format oci-dir -o DIR for a layout",
+            ));
+        }
         Some(p) => Target::Path(p.clone()),
         None if args.push => return Ok(None),
         None if std::io::stdout().is_terminal() => {

@@ -199,7 +199,7 @@ impl Stream {
     fn stdout() -> Result<Stream> {
         if io::stdout().is_terminal() {
             return Err(UsageError::new("refusing to write an image archive to a terminal")
-                .with_hint("pass -o FILE, or pipe stdout into another program (-o - | skopeo copy oci-archive:/dev/stdin ...)")
+                .with_hint("pass -o app.tar, or pipe stdout into a program that reads an archive (-o - | podman load)")
                 .into());
         }
         Ok(Stream {

@@ -22,7 +22,7 @@ use crate::registry::Registry;
 use crate::registry::dest::{PushLog, Pushed, RegistryDest};
 use crate::sink;
 use crate::sink::tee::Tee;
-use crate::sink::{Destination, Target};
+use crate::sink::{Destination, Format, Target};
 use crate::ui::Printer;
 use crate::ui::human_bytes;
 
@@ -72,6 +72,9 @@ pub fn run(
             human_bytes(prepared.bytes_in())
         ),
     );
+    if let Some(summary) = crate::context::ignored_summary(prepared.ignored()) {
+        printer.status("Ignored", &summary);
+    }
     if opts.check_reproducible {
         printer.status("Checking", "reproducibility: the image is built twice");
     }
@@ -158,6 +161,22 @@ fn present(
         );
     }
     super::push::report(printer, &pushed);
+    if let (Some(path), [first, _, ..]) = (&built.path, built.tags.as_slice()) {
+        // index.json lists the image once per tag: `skopeo inspect oci-archive:FILE` then
+        // refuses "more than one image", and needs one named.
+        let transport = match built.format {
+            Format::OciDir => "oci",
+            _ => "oci-archive",
+        };
+        printer.status(
+            "Tagged",
+            &format!(
+                "{} tags in index.json; tools that read one image need one named: {transport}:{}:{first}",
+                built.tags.len(),
+                path.display()
+            ),
+        );
+    }
     if json {
         let text = serde_json::to_string_pretty(&BuildReport::of(built, pushed, to_stdout))
             .context("encoding the --json report")?;

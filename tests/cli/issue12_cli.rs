@@ -1,0 +1,101 @@
+//! The command line as a new user meets it: hints that work, a bare architecture for
+//! --platform, buildx's -o syntax refused, what was ignored said, several tags explained.
+// See: issue #12
+
+use predicates::prelude::*;
+
+use crate::checker::check_image;
+use crate::ui::{bin, on_a_terminal};
+use crate::util::TestContext;
+
+#[test]
+fn issue_12_a_terminal_on_stdout_gets_hints_that_work() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    for cmd in [
+        format!("'{}' build ctx", bin()),
+        format!("'{}' build ctx -o -", bin()),
+    ] {
+        let Some(screen) = on_a_terminal(&t, &cmd, &[("NO_COLOR", "1")]) else {
+            return;
+        };
+        assert!(screen.contains("-o app.tar"), "{cmd}: {screen:?}");
+        assert!(!screen.contains("/dev/stdin"), "{cmd}: {screen:?}");
+    }
+    let Some(screen) = on_a_terminal(&t, &format!("'{}' build ctx -o -", bin()), &[]) else {
+        return;
+    };
+    assert!(screen.contains("podman load"), "{screen:?}");
+}
+
+#[test]
+fn issue_12_a_bare_architecture_means_linux() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    t.build_digest("arm.tar", &["--platform", "aarch64"]);
+    let img = check_image(&t.out("arm.tar")).unwrap();
+    assert_eq!(img.single().unwrap().platform.to_string(), "linux/arm64/v8");
+    t.build_digest("x86.tar", &["--platform", "x86_64,arm/v6"]);
+    t.build("bad.tar", &["--platform", "sparc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("aarch64").and(predicate::str::contains("i686")));
+}
+
+#[test]
+fn issue_12_buildx_output_syntax_is_refused_with_a_hint() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    t.cmd()
+        .args(["build", "ctx", "-o", "type=oci,dest=x.tar"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("buildx").and(predicate::str::contains("--format oci-dir")),
+        );
+    assert!(!t.root().join("type=oci,dest=x.tar").exists());
+}
+
+#[test]
+fn issue_12_the_build_says_how_many_paths_were_ignored_and_by_what() {
+    let t = TestContext::new();
+    t.file("keep.txt", "k\n")
+        .file(".dockerignore", "*.md\nbuild/\n")
+        .file("a.md", "a\n")
+        .file("build/out.bin", "o\n")
+        .file(".gitignore", "*.log\n")
+        .file("x.log", "x\n");
+    t.build("img.tar", &[])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("Ignored 3 paths")
+                .and(predicate::str::contains(".dockerignore 2"))
+                .and(predicate::str::contains(".gitignore 1"))
+                .and(predicate::str::contains("-v lists them")),
+        );
+    // Nothing ignored: nothing said.
+    let t = TestContext::new();
+    t.file("keep.txt", "k\n");
+    t.build("img.tar", &[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Ignored").not());
+}
+
+#[test]
+fn issue_12_several_tags_name_the_one_to_read() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    t.build("img.tar", &["-t", "app:1", "-t", "app:latest"])
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("oci-archive:").and(predicate::str::contains("img.tar:app:1")),
+        );
+    t.build("one.tar", &["-t", "app:1"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Tagged").not());
+}
