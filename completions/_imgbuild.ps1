@@ -63,6 +63,8 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--compression-level', '--compression-level', [CompletionResultType]::ParameterName, 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)')
             [CompletionResult]::new('--ignore-file', '--ignore-file', [CompletionResultType]::ParameterName, 'One more file of .dockerignore patterns, applied after the context''s own')
             [CompletionResult]::new('--source-date-epoch', '--source-date-epoch', [CompletionResultType]::ParameterName, 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]')
+            [CompletionResult]::new('--metadata-file', '--metadata-file', [CompletionResultType]::ParameterName, 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file')
+            [CompletionResult]::new('--json-file', '--json-file', [CompletionResultType]::ParameterName, 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file')
             [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)')
             [CompletionResult]::new('--tls-verify', '--tls-verify', [CompletionResultType]::ParameterName, 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)')
             [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)')

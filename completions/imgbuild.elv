@@ -59,6 +59,8 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --compression-level 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)'
             cand --ignore-file 'One more file of .dockerignore patterns, applied after the context''s own'
             cand --source-date-epoch 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]'
+            cand --metadata-file 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file'
+            cand --json-file 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file'
             cand --insecure-registry 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)'
             cand --tls-verify 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)'
             cand --ca-cert 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)'

@@ -64,6 +64,7 @@ none\t'No compression'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression-level -d 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ignore-file -d 'One more file of .dockerignore patterns, applied after the context\'s own' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l source-date-epoch -d 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l metadata-file -l json-file -d 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
 false\t''"

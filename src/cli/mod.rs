@@ -450,6 +450,11 @@ pub struct BuildArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Also write the --json document to this file (replaced atomically), whatever goes to
+    /// stdout; buildx calls it --metadata-file
+    #[arg(long, value_name = "PATH", visible_alias = "json-file")]
+    pub metadata_file: Option<PathBuf>,
+
     /// Push the image to every -t HOST/REPO:TAG (with -o, also write the file)
     #[arg(long, requires = "tags")]
     pub push: bool,

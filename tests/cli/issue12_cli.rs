@@ -99,3 +99,36 @@ fn issue_12_several_tags_name_the_one_to_read() {
         .success()
         .stderr(predicate::str::contains("Tagged").not());
 }
+
+#[test]
+fn issue_12_metadata_file_holds_the_json_even_when_stdout_is_the_image() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    let out = t
+        .cmd()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "build",
+            "ctx",
+            "-o",
+            "-",
+            "--metadata-file",
+            "out/meta.json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    // stdout is the archive alone; the document is in the file.
+    assert!(out.stdout.len() > 1024 && out.stdout[..512].starts_with(b"blobs/"));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.out("meta.json")).unwrap()).unwrap();
+    let digest = t.build_digest("same.tar", &[]);
+    assert_eq!(doc["digest"], digest.as_str());
+    assert_eq!(doc["output"]["path"], serde_json::Value::Null);
+    assert!(
+        crate::util::list_dir(&t.root().join("out"))
+            .iter()
+            .all(|n| !n.contains(".imgbuild-"))
+    );
+}

@@ -81,6 +81,10 @@ pub fn run(
     let built = prepared.build(progress).map_err(Error::into_anyhow)?;
     progress.finish();
     let pushed = log.map(|l| l.pushed()).unwrap_or_default();
+    if let Some(path) = &args.metadata_file {
+        let doc = BuildReport::of(&built, pushed.clone(), to_stdout);
+        report::write_file(path, &doc)?;
+    }
     present(&built, &opts, args.json, to_stdout, pushed, printer)
 }
 

@@ -64,6 +64,26 @@ pub struct StatsReport {
     pub elapsed_ms: u64,
 }
 
+/// Write `doc` as pretty JSON to `path`: a temporary file beside it, renamed over it.
+pub fn write_file(path: &std::path::Path, doc: &BuildReport) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let text =
+        serde_json::to_string_pretty(doc).context("encoding the --metadata-file document")?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let shown = || format!("writing --metadata-file '{}'", path.display());
+    let mut tmp =
+        crate::sink::output::temp_in(dir, ".imgbuild-metadata-", 0o644).with_context(shown)?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.write_all(b"\n"))
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(shown)?;
+    tmp.persist(path).with_context(shown)
+}
+
 impl BuildReport {
     /// The document for what a build wrote.
     pub fn of(b: &crate::build::BuiltImage, pushed: Vec<Pushed>, to_stdout: bool) -> BuildReport {
