@@ -66,16 +66,22 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Print nothing but errors and the result on stdout
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
     /// List ignored paths and why, and per-stage timings
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global")]
     pub verbose: bool,
     /// When to use colors on stderr
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, help_heading = "Global", value_name = "WHEN")]
     pub color: ColorChoice,
     /// How to show progress on stderr
-    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, global = true, value_name = "MODE")]
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, global = true, help_heading = "Global", value_name = "MODE")]
     pub progress: ProgressChoice,
 }
 
@@ -215,7 +221,7 @@ pub struct InspectArgs {
     pub verify: bool,
 
     /// How registries are reached.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
 }
 
@@ -263,7 +269,7 @@ pub struct ExportArgs {
     pub json: bool,
 
     /// How registries are reached.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
 }
 
@@ -354,113 +360,150 @@ pub struct BuildArgs {
     pub context: PathBuf,
 
     /// Where to write the image: a file, a directory (with --format oci-dir), or - for stdout
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(help_heading = "Output", short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
     /// Output format
-    #[arg(long, value_enum, default_value_t = OutputFormat::OciArchive, value_name = "FORMAT")]
+    #[arg(help_heading = "Output", long, value_enum, default_value_t = OutputFormat::OciArchive, value_name = "FORMAT")]
     pub format: OutputFormat,
 
     /// Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an
     /// image index [default: linux/amd64, or the base image's platform]
-    #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
+    #[arg(
+        help_heading = "Platforms and base",
+        long,
+        value_name = "PLATFORM",
+        value_delimiter = ','
+    )]
     pub platform: Vec<String>,
 
     /// Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     /// docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(help_heading = "Platforms and base", long, value_name = "IMAGE")]
     pub base: Option<String>,
 
     /// Tag the image NAME[:TAG] (repeatable); recorded exactly as given
-    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    #[arg(
+        help_heading = "Image config",
+        short,
+        long = "tag",
+        value_name = "NAME[:TAG]"
+    )]
     pub tags: Vec<String>,
 
     /// Set an environment variable in the image (repeatable)
-    #[arg(long = "env", value_name = "KEY=VALUE")]
+    #[arg(help_heading = "Image config", long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
 
     /// Set a label in the image config (repeatable)
-    #[arg(long = "label", value_name = "KEY=VALUE")]
+    #[arg(
+        help_heading = "Image config",
+        long = "label",
+        value_name = "KEY=VALUE"
+    )]
     pub labels: Vec<String>,
 
     /// Set an annotation on the manifest (repeatable)
-    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    #[arg(
+        help_heading = "Image config",
+        long = "annotation",
+        value_name = "KEY=VALUE"
+    )]
     pub annotations: Vec<String>,
 
     /// The program to run: a JSON array, or words split as a shell would ('' clears it)
-    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    #[arg(
+        help_heading = "Image config",
+        long,
+        value_name = "CMD",
+        allow_hyphen_values = true
+    )]
     pub entrypoint: Option<String>,
 
     /// Default arguments (or command): a JSON array, or words split as a shell would
-    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    #[arg(
+        help_heading = "Image config",
+        long,
+        value_name = "CMD",
+        allow_hyphen_values = true
+    )]
     pub cmd: Option<String>,
 
     /// Working directory of the container (absolute)
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Image config", long, value_name = "DIR")]
     pub workdir: Option<String>,
 
     /// User (and group) the container runs as
-    #[arg(long, value_name = "USER[:GROUP]")]
+    #[arg(help_heading = "Image config", long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
 
     /// Declare a port the container listens on (repeatable)
-    #[arg(long = "expose", value_name = "PORT[/PROTO]")]
+    #[arg(
+        help_heading = "Image config",
+        long = "expose",
+        value_name = "PORT[/PROTO]"
+    )]
     pub expose: Vec<String>,
 
     /// Place the context under this absolute path in the image (parents are created)
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Layer content", long, value_name = "DIR")]
     pub prefix: Option<String>,
 
     /// Owner of every entry, as numeric UID:GID [default: 0:0]
-    #[arg(long, value_name = "UID:GID")]
+    #[arg(help_heading = "Layer content", long, value_name = "UID:GID")]
     pub chown: Option<String>,
 
     /// Store modes as 0755 (directories, executables) or 0644, independent of the umask
-    #[arg(long)]
+    #[arg(help_heading = "Layer content", long)]
     pub normalize_modes: bool,
 
     /// Layer compression
-    #[arg(long, value_enum, default_value_t = CompressionChoice::Gzip, value_name = "ALGO")]
+    #[arg(help_heading = "Layer content", long, value_enum, default_value_t = CompressionChoice::Gzip, value_name = "ALGO")]
     pub compression: CompressionChoice,
 
     /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Layer content", long, value_name = "N")]
     pub compression_level: Option<i32>,
 
     /// Include everything: .gitignore files apply by default (unlike Docker, so what git
     /// leaves out stays out), as do .dockerignore and --ignore-file; .git is still left out
-    #[arg(long)]
+    #[arg(help_heading = "Layer content", long)]
     pub no_ignore: bool,
 
     /// One more file of .dockerignore patterns, applied after the context's own
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Layer content", long, value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
 
     /// Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(help_heading = "Layer content", long, value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
 
     /// Build the image a second time (walking and reading the tree again) and fail, writing
     /// nothing, unless every blob is byte-identical; names the first blob and tar entry that
     /// differ
-    #[arg(long)]
+    #[arg(help_heading = "Layer content", long)]
     pub check_reproducible: bool,
 
     /// Print a JSON document describing the image instead of the digest
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 
     /// Also write the --json document to this file (replaced atomically), whatever goes to
     /// stdout; buildx calls it --metadata-file
-    #[arg(long, value_name = "PATH", visible_alias = "json-file")]
+    #[arg(
+        help_heading = "Output",
+        long,
+        value_name = "PATH",
+        visible_alias = "json-file"
+    )]
     pub metadata_file: Option<PathBuf>,
 
     /// Push the image to every -t HOST/REPO:TAG (with -o, also write the file)
-    #[arg(long, requires = "tags")]
+    #[arg(help_heading = "Output", long, requires = "tags")]
     pub push: bool,
 
     /// How registries are reached.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
 }
 

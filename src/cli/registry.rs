@@ -57,6 +57,6 @@ pub struct PushArgs {
     pub json: bool,
 
     /// How registries are reached.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
 }

@@ -132,3 +132,35 @@ fn issue_12_metadata_file_holds_the_json_even_when_stdout_is_the_image() {
             .all(|n| !n.contains(".imgbuild-"))
     );
 }
+
+#[test]
+fn issue_12_help_groups_the_flags_under_headings() {
+    let t = TestContext::new();
+    let out = t
+        .cmd()
+        .args(["build", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let help = String::from_utf8(out).unwrap();
+    let headings: Vec<&str> = help
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        .collect();
+    for h in [
+        "Output:",
+        "Platforms and base:",
+        "Image config:",
+        "Layer content:",
+        "Registry:",
+        "Global:",
+    ] {
+        assert!(headings.contains(&h), "{h} missing from {headings:?}");
+    }
+    // The global flags sit under their own heading, after the build's.
+    let global = help.find("\nGlobal:").unwrap();
+    assert!(help.find("--quiet").unwrap() > global);
+    assert!(help.find("--prefix").unwrap() < global);
+}
