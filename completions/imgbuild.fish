@@ -55,6 +55,10 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l entrypoint -
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l cmd -d 'Default arguments (or command): a JSON array, or words split as a shell would' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l workdir -d 'Working directory of the container (absolute)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l user -d 'User (and group) the container runs as' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines (# comments; repeatable); --env wins' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l label-file -d 'Read labels from a file of KEY=VALUE lines (# comments; repeatable); --label wins' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l stop-signal -d 'The signal that stops the container (SIGTERM, SIGQUIT, or a number)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l volume -d 'Declare a volume: an absolute path in the container (repeatable)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l expose -d 'Declare a port the container listens on (repeatable)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l prefix -d 'Place the context under this absolute path in the image (parents are created)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l chown -d 'Owner of every entry, as numeric UID:GID [default: 0:0]' -r

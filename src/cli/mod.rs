@@ -437,6 +437,27 @@ pub struct BuildArgs {
     #[arg(help_heading = "Image config", long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
 
+    /// Read environment variables from a file of KEY=VALUE lines (# comments; repeatable);
+    /// --env wins
+    #[arg(help_heading = "Image config", long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+
+    /// Read labels from a file of KEY=VALUE lines (# comments; repeatable); --label wins
+    #[arg(
+        help_heading = "Image config",
+        long = "label-file",
+        value_name = "FILE"
+    )]
+    pub label_files: Vec<PathBuf>,
+
+    /// The signal that stops the container (SIGTERM, SIGQUIT, or a number)
+    #[arg(help_heading = "Image config", long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+
+    /// Declare a volume: an absolute path in the container (repeatable)
+    #[arg(help_heading = "Image config", long = "volume", value_name = "PATH")]
+    pub volumes: Vec<String>,
+
     /// Declare a port the container listens on (repeatable)
     #[arg(
         help_heading = "Image config",

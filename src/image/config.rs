@@ -28,6 +28,10 @@ pub struct ImageSettings {
     pub user: Option<String>,
     /// `--expose`, normalised to `PORT/PROTO`, sorted and without duplicates.
     pub expose: Vec<String>,
+    /// `--stop-signal`; None keeps the base image's.
+    pub stop_signal: Option<String>,
+    /// `--volume`: absolute paths, added to the base's, sorted and without duplicates.
+    pub volumes: Vec<String>,
     /// Seconds since the epoch: SOURCE_DATE_EPOCH, or the time of the build.
     pub created: i64,
     /// The history entry's `created_by`: the command without host paths.
@@ -133,6 +137,14 @@ fn runtime_config(s: &ImageSettings, base: Option<&ImageConfiguration>) -> Confi
     ports.sort();
     ports.dedup();
     config.set_exposed_ports((!ports.is_empty()).then_some(ports));
+    if let Some(sig) = &s.stop_signal {
+        config.set_stop_signal(Some(sig.clone()));
+    }
+    let mut volumes = config.volumes().clone().unwrap_or_default();
+    volumes.extend(s.volumes.iter().cloned());
+    volumes.sort();
+    volumes.dedup();
+    config.set_volumes((!volumes.is_empty()).then_some(volumes));
     config
 }
 

@@ -2,6 +2,7 @@
 //! `BuildOptions` before a single file is opened. Every error names its flag and says what
 //! would be accepted.
 
+mod files;
 pub mod registry;
 
 use std::io::IsTerminal;
@@ -249,9 +250,20 @@ fn image_settings(args: &BuildArgs, prefix: &[u8], created: i64) -> Result<Image
     if !prefix.is_empty() {
         created_by.push_str(&format!(" --prefix /{}", String::from_utf8_lossy(prefix)));
     }
+    // A file's entries first, so a flag on the command line wins.
+    let from_files = |flag: &str, files: &[PathBuf], flags: &[String]| -> Result<Vec<String>> {
+        let mut all = Vec::new();
+        for f in files {
+            all.extend(files::read_kv_file(flag, f)?);
+        }
+        all.extend(flags.iter().cloned());
+        Ok(all)
+    };
+    let env = from_files("--env-file", &args.env_files, &args.env)?;
+    let labels = from_files("--label-file", &args.label_files, &args.labels)?;
     let settings = ImageSettings {
-        env: parse_kv_list("--env", &args.env)?,
-        labels: parse_kv_list("--label", &args.labels)?,
+        env: parse_kv_list("--env", &env)?,
+        labels: parse_kv_list("--label", &labels)?,
         annotations: parse_kv_list("--annotation", &args.annotations)?,
         entrypoint: args
             .entrypoint
@@ -266,6 +278,12 @@ fn image_settings(args: &BuildArgs, prefix: &[u8], created: i64) -> Result<Image
         workdir: args.workdir.as_deref().map(parse_workdir).transpose()?,
         user: args.user.as_deref().map(parse_user).transpose()?,
         expose: parse_expose(&args.expose)?,
+        stop_signal: args
+            .stop_signal
+            .as_deref()
+            .map(files::parse_stop_signal)
+            .transpose()?,
+        volumes: files::parse_volumes(&args.volumes)?,
         created,
         created_by,
     };

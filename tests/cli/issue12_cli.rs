@@ -164,3 +164,42 @@ fn issue_12_help_groups_the_flags_under_headings() {
     assert!(help.find("--quiet").unwrap() > global);
     assert!(help.find("--prefix").unwrap() < global);
 }
+
+#[test]
+fn issue_12_env_and_label_files_stop_signal_and_volumes_reach_the_config() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    std::fs::write(t.root().join("app.env"), "# settings\nMODE=prod\nPORT=80\n").unwrap();
+    std::fs::write(t.root().join("labels"), "team=web\n\nowner=ops\n").unwrap();
+    t.build_digest(
+        "img.tar",
+        &[
+            "--env-file",
+            "app.env",
+            "--env",
+            "PORT=8080",
+            "--label-file",
+            "labels",
+            "--stop-signal",
+            "SIGQUIT",
+            "--volume",
+            "/data",
+            "--volume",
+            "/cache",
+        ],
+    );
+    let img = check_image(&t.out("img.tar")).unwrap();
+    let c = &img.single().unwrap().config["config"];
+    assert_eq!(c["Env"], serde_json::json!(["MODE=prod", "PORT=8080"]));
+    assert_eq!(c["Labels"]["team"], "web");
+    assert_eq!(c["Labels"]["owner"], "ops");
+    assert_eq!(c["StopSignal"], "SIGQUIT");
+    assert_eq!(c["Volumes"], serde_json::json!({"/cache": {}, "/data": {}}));
+    // A bare name in an env file is refused: a build does not read its own environment.
+    std::fs::write(t.root().join("bad.env"), "HOME\n").unwrap();
+    t.build("bad.tar", &["--env-file", "bad.env"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 1").and(predicate::str::contains("KEY=VALUE")));
+    t.build("bad.tar", &["--volume", "data"]).assert().code(2);
+}
