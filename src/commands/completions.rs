@@ -34,6 +34,36 @@ pub fn completion_file(shell: Shell) -> &'static str {
     }
 }
 
+/// The roff of a man page with hyphenation off (`.nh`) and its EXTRA section (the
+/// examples, the exit statuses) set verbatim (`.nf` … `.fi`), so a copied command line is
+/// exactly what `--help` shows: no filled lines, no justified spaces, no hyphens inserted.
+fn verbatim_examples(roff: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(roff);
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut in_extra = false;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(".SH ") && in_extra {
+            out.push_str(".fi\n");
+            in_extra = false;
+        }
+        out.push_str(line);
+        if line.starts_with(".TH ") {
+            out.push_str(".nh\n");
+        }
+        if line.trim_end() == ".SH EXTRA" {
+            out.push_str(".nf\n");
+            in_extra = true;
+        }
+    }
+    if in_extra {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(".fi\n");
+    }
+    out.into_bytes()
+}
+
 /// The man pages: `imgbuild.1` and one per subcommand (`imgbuild-build.1`, ...), as
 /// (file name, roff) pairs.
 pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
@@ -44,7 +74,7 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
         let man = clap_mangen::Man::new(cmd);
         let mut bytes = Vec::new();
         man.render(&mut bytes).context("rendering a man page")?;
-        out.push((man.get_filename(), bytes));
+        out.push((man.get_filename(), verbatim_examples(&bytes)));
         Ok(())
     }
     let mut cmd = Cli::command().disable_help_subcommand(true);

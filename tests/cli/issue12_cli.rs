@@ -203,3 +203,43 @@ fn issue_12_env_and_label_files_stop_signal_and_volumes_reach_the_config() {
         .stderr(predicate::str::contains("line 1").and(predicate::str::contains("KEY=VALUE")));
     t.build("bad.tar", &["--volume", "data"]).assert().code(2);
 }
+
+#[test]
+fn issue_12_man_page_examples_are_verbatim() {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/imgbuild-build.1"))
+            .unwrap();
+    assert!(page.contains("\n.nh\n"), "hyphenation is not turned off");
+    let extra = page.split(".SH EXTRA\n").nth(1).expect("an EXTRA section");
+    assert!(
+        extra.starts_with(".nf\n") && extra.contains("\n.fi\n"),
+        "examples are filled"
+    );
+    // Rendered the way a user reads it, each example is one line, ASCII hyphens only.
+    let Some(man) = crate::interop::require_tool("man") else {
+        return;
+    };
+    let out = std::process::Command::new(man)
+        .args([
+            "-l",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/man/imgbuild-build.1"),
+        ])
+        .env("MANWIDTH", "160")
+        .env("MAN_KEEP_FORMATTING", "")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{2010}'),
+        "a hyphen was turned into U+2010"
+    );
+    for want in [
+        "imgbuild build ./dist -o app.tar --platform linux/arm64 -t app:1.4",
+        "SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) imgbuild build ./dist -o app.tar --normalize-modes",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim() == want),
+            "{want:?} not verbatim in:\n{text}"
+        );
+    }
+}
