@@ -216,10 +216,17 @@ fn issue_12_man_page_examples_are_verbatim() {
         "examples are filled"
     );
     // Rendered the way a user reads it, each example is one line, ASCII hyphens only.
-    let Some(man) = crate::interop::require_tool("man") else {
+    // man-db is not one of the interop tools CI installs: without it, the roff check above
+    // is the test.
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping the rendered check: man is not installed");
         return;
-    };
-    let out = std::process::Command::new(man)
+    }
+    let out = std::process::Command::new("man")
         .args([
             "-l",
             concat!(env!("CARGO_MANIFEST_DIR"), "/man/imgbuild-build.1"),
