@@ -113,16 +113,16 @@ pub enum ProgressChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a directory
-    #[command(after_help = BUILD_EXAMPLES)]
+    #[command(after_help = BUILD_EXAMPLES, override_usage = "imgbuild build [OPTIONS] <CONTEXT>")]
     Build(BuildArgs),
     /// Show what is inside an image on disk
-    #[command(after_help = INSPECT_EXAMPLES)]
+    #[command(after_help = INSPECT_EXAMPLES, override_usage = "imgbuild inspect [OPTIONS] <IMAGE>")]
     Inspect(InspectArgs),
     /// Convert an image to another format, or flatten it into a root filesystem
-    #[command(after_help = EXPORT_EXAMPLES)]
+    #[command(after_help = EXPORT_EXAMPLES, override_usage = "imgbuild export [OPTIONS] -o <PATH> <IMAGE>")]
     Export(ExportArgs),
     /// Push an image on disk to registries, unchanged (same digests)
-    #[command(after_help = PUSH_EXAMPLES)]
+    #[command(after_help = PUSH_EXAMPLES, override_usage = "imgbuild push [OPTIONS] <IMAGE> <REF>...")]
     Push(PushArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),

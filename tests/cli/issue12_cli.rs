@@ -250,3 +250,17 @@ fn issue_12_man_page_examples_are_verbatim() {
         );
     }
 }
+
+#[test]
+fn issue_12_the_usage_after_a_typo_claims_no_flag_is_required() {
+    let t = TestContext::new();
+    t.cmd()
+        .args(["build", "ctx", "--prefx", "/app"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("a similar argument exists: '--prefix'").and(
+                predicate::str::contains("Usage: imgbuild build [OPTIONS] <CONTEXT>"),
+            ),
+        );
+}
