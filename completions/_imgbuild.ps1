@@ -46,7 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an image index [default: linux/amd64, or the base image''s platform]')
-            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or docker://HOST/REPO[:TAG] (a bare reference when no such file exists); may end in @sha256:DIGEST')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Set an environment variable in the image (repeatable)')

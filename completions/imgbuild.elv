@@ -42,7 +42,7 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --output 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout'
             cand --format 'Output format'
             cand --platform 'Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an image index [default: linux/amd64, or the base image''s platform]'
-            cand --base 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST'
+            cand --base 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or docker://HOST/REPO[:TAG] (a bare reference when no such file exists); may end in @sha256:DIGEST'
             cand -t 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given'
             cand --tag 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given'
             cand --env 'Set an environment variable in the image (repeatable)'

@@ -46,7 +46,7 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s o -l output 
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l format -d 'Output format' -r -f -a "oci-archive\t'A tar of an OCI image layout, with Docker\'s manifest.json (docker/podman load)'
 oci-dir\t'An OCI image layout directory'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l platform -d 'Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an image index [default: linux/amd64, or the base image\'s platform]' -r
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l base -d 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l base -d 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or docker://HOST/REPO[:TAG] (a bare reference when no such file exists); may end in @sha256:DIGEST' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s t -l tag -d 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l env -d 'Set an environment variable in the image (repeatable)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l label -d 'Set a label in the image config (repeatable)' -r

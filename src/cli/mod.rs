@@ -192,8 +192,9 @@ pub enum RawDocument {
 /// The arguments of `imgbuild inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or -
-    #[arg(value_name = "IMAGE")]
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path,
+    /// - (stdin), or docker://HOST/REPO[:TAG] (a bare reference when no such file exists)
+    #[arg(value_name = "IMAGE", value_hint = clap::ValueHint::AnyPath)]
     pub image: String,
 
     /// Which platform's manifest to show for a multi-platform image
@@ -243,8 +244,9 @@ pub enum ExportFormat {
 /// The arguments of `imgbuild export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or -
-    #[arg(value_name = "IMAGE")]
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path,
+    /// - (stdin), or docker://HOST/REPO[:TAG] (a bare reference when no such file exists)
+    #[arg(value_name = "IMAGE", value_hint = clap::ValueHint::AnyPath)]
     pub image: String,
 
     /// Where to write: a file, a directory (oci-dir, rootfs-dir), or - for stdout
@@ -356,7 +358,7 @@ pub enum CompressionChoice {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The directory whose contents become the image's layer
-    #[arg(value_name = "CONTEXT")]
+    #[arg(value_name = "CONTEXT", value_hint = clap::ValueHint::DirPath)]
     pub context: PathBuf,
 
     /// Where to write the image: a file, a directory (with --format oci-dir), or - for stdout
@@ -378,8 +380,9 @@ pub struct BuildArgs {
     pub platform: Vec<String>,
 
     /// Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    /// docker-archive:FILE[:TAG], or a path; may end in @sha256:DIGEST
-    #[arg(help_heading = "Platforms and base", long, value_name = "IMAGE")]
+    /// docker-archive:FILE[:TAG], a path, or docker://HOST/REPO[:TAG] (a bare reference when
+    /// no such file exists); may end in @sha256:DIGEST
+    #[arg(help_heading = "Platforms and base", long, value_name = "IMAGE", value_hint = clap::ValueHint::AnyPath)]
     pub base: Option<String>,
 
     /// Tag the image NAME[:TAG] (repeatable); recorded exactly as given

@@ -45,7 +45,7 @@ pub struct RegistryArgs {
 pub struct PushArgs {
     /// The image on disk: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG],
     /// a path, or -
-    #[arg(value_name = "IMAGE")]
+    #[arg(value_name = "IMAGE", value_hint = clap::ValueHint::AnyPath)]
     pub image: String,
 
     /// Where to push it: [docker://]HOST/REPO:TAG (one or more)

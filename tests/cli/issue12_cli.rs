@@ -264,3 +264,23 @@ fn issue_12_the_usage_after_a_typo_claims_no_flag_is_required() {
             ),
         );
 }
+
+#[test]
+fn issue_12_completion_offers_files_for_images_and_directories_for_the_context() {
+    let zsh = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/completions/_imgbuild"
+    ))
+    .unwrap();
+    let base = zsh.lines().find(|l| l.starts_with("'--base=")).unwrap();
+    assert!(base.ends_with(":IMAGE:_files' \\"), "{base}");
+    assert!(
+        zsh.contains(":_files -/' \\"),
+        "the context completes directories"
+    );
+    assert!(
+        zsh.contains("oci-archive\\:\"A tar of an OCI image layout"),
+        "--format values"
+    );
+    assert!(zsh.contains("zstd\\:\""), "--compression values");
+}
