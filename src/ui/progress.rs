@@ -64,6 +64,18 @@ fn object(stage: Stage) -> &'static str {
     }
 }
 
+/// One finished item of the stage under way, as a status line of the stage's verb (the
+/// Printer steps around a bar).
+fn item_line(current: &Mutex<Option<Current>>, printer: &Printer, what: &str) {
+    if let Some(stage) = current
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().map(|c| c.stage))
+    {
+        printer.status(verb(stage), what);
+    }
+}
+
 fn files_text(n: u64) -> String {
     format!("{n} file{}", if n == 1 { "" } else { "s" })
 }
@@ -280,14 +292,7 @@ impl Progress for Bar {
     }
 
     fn item(&self, what: &str) {
-        if let Some(stage) = self
-            .current
-            .lock()
-            .ok()
-            .and_then(|c| c.as_ref().map(|c| c.stage))
-        {
-            self.printer.status(verb(stage), what);
-        }
+        item_line(&self.current, &self.printer, what);
     }
 
     fn finish(&self) {
@@ -348,14 +353,7 @@ impl Progress for Plain {
     }
 
     fn item(&self, what: &str) {
-        if let Some(stage) = self
-            .current
-            .lock()
-            .ok()
-            .and_then(|c| c.as_ref().map(|c| c.stage))
-        {
-            self.printer.status(verb(stage), what);
-        }
+        item_line(&self.current, &self.printer, what);
     }
 
     fn finish(&self) {
