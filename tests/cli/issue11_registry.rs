@@ -3,8 +3,6 @@
 //! --base, TLS with a self-signed CA:TRUE certificate, basic and token auth.
 // See: issue #11
 
-use std::path::Path;
-
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
@@ -242,15 +240,7 @@ fn issue_11_tls_with_a_self_signed_ca_true_certificate() {
         .success()
         .stderr(predicate::str::contains("not verified"));
     // skopeo, trusting the same certificate, sees our digest.
-    let dir = reg.cert_dir().unwrap();
-    let out = crate::registry::skopeo_inspect_output(&app, true, None, Some(&dir));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["Digest"], digest.as_str());
+    assert_eq!(skopeo_inspect_with(&reg, &app)["Digest"], digest.as_str());
 }
 
 #[test]
@@ -309,11 +299,12 @@ fn issue_11_basic_auth_with_creds_and_a_wrong_password() {
         .arg(&ca)
         .env("IMGBUILD_REGISTRY_PASSWORD", pass),
     );
-    let v = skopeo_inspect_with(&reg, &app, &ca);
+    let v = skopeo_inspect_with(&reg, &app);
     assert_eq!(v["Digest"], digest.as_str());
 }
 
-fn skopeo_inspect_with(reg: &Registry, app: &str, _ca: &Path) -> Value {
+/// `skopeo inspect` of `app`, trusting the registry's certificate, with its credentials.
+fn skopeo_inspect_with(reg: &Registry, app: &str) -> Value {
     let dir = reg.cert_dir().unwrap();
     let out = crate::registry::skopeo_inspect_output(app, true, reg.creds(), Some(&dir));
     assert!(
@@ -379,10 +370,7 @@ fn issue_11_credentials_come_from_the_docker_config() {
             .arg(&ca)
             .env("DOCKER_CONFIG", &config),
     );
-    assert_eq!(
-        skopeo_inspect_with(&reg, &app, &ca)["Digest"],
-        digest.as_str()
-    );
+    assert_eq!(skopeo_inspect_with(&reg, &app)["Digest"], digest.as_str());
     // Without it, the registry says who is missing.
     imgbuild(&t, &["inspect", &app, "--ca-cert"])
         .arg(&ca)
