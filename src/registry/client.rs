@@ -266,17 +266,6 @@ impl Registry {
         store.commit(tmp, digest)
     }
 
-    /// Whether `repo` has blob `digest`.
-    pub fn has_blob(&self, repo: &Reference, digest: &Sha256Sum, cancel: &Cancel) -> Result<bool> {
-        let host = self.host(repo)?;
-        let step = step(repo, &format!("blob check of {digest}"));
-        self.block_on(cancel, async {
-            authenticate(&host, repo, RegistryOperation::Push, &step).await?;
-            let d = digest.prefixed();
-            retry(&host, &step, || host.client.blob_exists(repo, &d)).await
-        })
-    }
-
     /// Push the blobs at `files` (digest, size, path) to `repo`: each one checked first and
     /// skipped when there, mounted from `mount_from` when given, else streamed from its file
     /// (one read, flat memory), at most [`PARALLEL_UPLOADS`] at once. Returns how many were
