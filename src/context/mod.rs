@@ -5,6 +5,7 @@
 //! their names. So `a/` comes before `a/b`, which comes before `a.txt`.
 
 pub mod dockerignore;
+pub mod split;
 pub mod walk;
 
 pub use walk::{IgnoreOptions, OutputInContext, walk};
