@@ -5,38 +5,45 @@
 //! that differs and, for the layer, the first tar entry whose bytes differ.
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow};
 use oci_spec::image::Descriptor;
 
-use super::pipeline::{BuildTarget, Built, LayerInput, put_layer, record_for, write_image};
+use super::layers::{MadeLayer, Plan, layers_for, put_layers};
+use super::pipeline::{BuildTarget, Built, record_for, write_image};
 use crate::cancel::Cancel;
-use crate::context;
+use crate::context::{self, split};
 use crate::error::escape_bytes;
 use crate::image::base;
 use crate::image::source::Image;
 use crate::layer::reader::Limits;
-use crate::layer::{EntryDigest, LayerDescriptor};
 use crate::options::BuildOptions;
 use crate::progress::NoProgress;
-use crate::sink::Scratch;
+use crate::sink::{Format, Scratch};
 use crate::store::BlobStore;
 
-/// What one build made: the layer, a digest per tar entry, each platform's image, and the
-/// top descriptor (the manifest, or the index of several).
+/// What one build made: its layers (each with a digest per tar entry), each platform's
+/// image, and the top descriptor (the manifest, or the index of several).
 pub(super) struct Pass {
-    pub layer: LayerDescriptor,
-    pub entries: Vec<EntryDigest>,
+    pub layers: Vec<MadeLayer>,
     pub built: Vec<Built>,
     pub top: Descriptor,
+}
+
+/// What the second build starts from that the first one worked out: the base, the
+/// targets, the prefix directories the bases have, where the output is.
+pub(super) struct Again<'a> {
+    pub base: Option<&'a Image>,
+    pub targets: &'a [BuildTarget],
+    pub skip_dirs: &'a HashSet<Vec<u8>>,
+    pub out: Option<(&'a Path, Format)>,
 }
 
 /// Build everything again into a scratch store and compare it with `first`.
 pub(super) fn check(
     opts: &BuildOptions,
-    base: Option<&Image>,
-    targets: &[BuildTarget],
-    skip_dirs: &HashSet<Vec<u8>>,
+    again: &Again<'_>,
     first: &Pass,
     cancel: &Cancel,
 ) -> Result<()> {
@@ -53,22 +60,26 @@ pub(super) fn check(
             opts.context_arg.display()
         )
     })?;
-    let input = LayerInput {
+    let split = split::split(&ctx.entries, &opts.layers);
+    let trees =
+        super::walk_platform_trees(opts, again.targets, again.out, &mut Vec::new(), cancel)?;
+    let plan = Plan {
         ctx: &ctx,
-        skip_dirs,
-        record: true,
+        split: &split,
+        platform_trees: &trees,
+        skip_dirs: again.skip_dirs,
     };
-    let (layer, entries) = put_layer(opts, &input, &mut dest, &NoProgress, cancel)
-        .context("building the layer a second time")?;
+    let layers = put_layers(opts, &plan, true, &mut dest, &NoProgress, cancel)
+        .context("building the layers a second time")?;
     // Base layers are copied and verified again too: the second build is a whole build.
     let mut copied = base::Verified::new(Limits::from_env()?);
     let mut built = Vec::new();
-    for t in targets {
+    for t in again.targets {
         built.push(write_image(
             opts,
-            base,
+            again.base,
             t,
-            &layer,
+            &layers_for(&layers, &t.platform),
             &mut dest,
             &mut copied,
             cancel,
@@ -76,8 +87,7 @@ pub(super) fn check(
     }
     let record = record_for(opts, &built, &mut dest)?;
     let second = Pass {
-        layer,
-        entries,
+        layers,
         built,
         top: record.top,
     };
@@ -86,8 +96,17 @@ pub(super) fn check(
 
 /// The first difference between two builds, as an error; Ok when every blob is the same.
 pub(super) fn compare(a: &Pass, b: &Pass) -> Result<()> {
-    if a.layer.digest != b.layer.digest {
-        return Err(layer_difference(a, b));
+    if a.layers.len() != b.layers.len() {
+        return Err(not_reproducible(format!(
+            "the first build made {} layers, the second {}",
+            a.layers.len(),
+            b.layers.len()
+        )));
+    }
+    for (x, y) in a.layers.iter().zip(&b.layers) {
+        if x.desc.digest != y.desc.digest {
+            return Err(layer_difference(x, y));
+        }
     }
     for (x, y) in a.built.iter().zip(&b.built) {
         let what = |kind: &str, d1: &dyn std::fmt::Display, d2: &dyn std::fmt::Display| {
@@ -113,17 +132,18 @@ pub(super) fn compare(a: &Pass, b: &Pass) -> Result<()> {
     Ok(())
 }
 
-fn layer_difference(a: &Pass, b: &Pass) -> anyhow::Error {
+fn layer_difference(a: &MadeLayer, b: &MadeLayer) -> anyhow::Error {
+    let which = a.comment().replacen("context directory layer", "layer", 1);
     let head = format!(
-        "the layer blob differs between two builds: {}, then {}",
-        a.layer.digest.prefixed(),
-        b.layer.digest.prefixed()
+        "the {which} blob differs between two builds: {}, then {}",
+        a.desc.digest.prefixed(),
+        b.desc.digest.prefixed()
     );
-    if a.layer.diff_id == b.layer.diff_id {
+    if a.desc.diff_id == b.desc.diff_id {
         return not_reproducible(format!(
             "{head}; its uncompressed tar is the same ({}), so the compressor gave other bytes \
              for the same input",
-            a.layer.diff_id.prefixed()
+            a.desc.diff_id.prefixed()
         ));
     }
     let first = a
@@ -171,6 +191,7 @@ fn not_reproducible(message: String) -> anyhow::Error {
 mod tests {
     use super::*;
     use crate::digest::Sha256Sum;
+    use crate::layer::{EntryDigest, LayerDescriptor};
     use oci_spec::image::MediaType;
 
     fn entry(path: &str, content: &str) -> EntryDigest {
@@ -183,14 +204,18 @@ mod tests {
     fn pass(digest: &str, diff_id: &str, entries: Vec<EntryDigest>) -> Pass {
         let top = Descriptor::new(MediaType::ImageManifest, 2, Sha256Sum::of(b"top").to_oci());
         Pass {
-            layer: LayerDescriptor {
-                media_type: MediaType::ImageLayerGzip,
-                digest: Sha256Sum::of(digest.as_bytes()),
-                size: 1,
-                diff_id: Sha256Sum::of(diff_id.as_bytes()),
-                tar_size: 1,
-            },
-            entries,
+            layers: vec![MadeLayer {
+                desc: LayerDescriptor {
+                    media_type: MediaType::ImageLayerGzip,
+                    digest: Sha256Sum::of(digest.as_bytes()),
+                    size: 1,
+                    diff_id: Sha256Sum::of(diff_id.as_bytes()),
+                    tar_size: 1,
+                },
+                entries,
+                pattern: None,
+                platform: None,
+            }],
             built: Vec::new(),
             top,
         }

@@ -13,6 +13,7 @@
 //! ```
 
 mod check;
+mod layers;
 mod pipeline;
 
 use std::collections::HashSet;
@@ -23,11 +24,12 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 
+use self::layers::{MadeLayer, Plan, layers_for, put_layers};
 use self::pipeline::{
-    BuildTarget, LayerInput, prefix_dirs_in_bases, put_layer, record_for, targets, warnings_for,
-    write_image,
+    BuildTarget, prefix_dirs_in_bases, record_for, targets, warnings_for, write_image,
 };
 use crate::cancel::Cancel;
+use crate::context::split::{self, Split};
 use crate::context::{self, Context, Ignored};
 use crate::digest::Sha256Sum;
 use crate::image::source::{Image, Remote};
@@ -50,6 +52,9 @@ pub struct Prepared<'d> {
     targets: Vec<BuildTarget>,
     verified: base::Verified,
     ctx: Context,
+    split: Split,
+    /// `--platform-context` trees, walked: platform, directory, entries.
+    platform_trees: Vec<(Platform, PathBuf, Context)>,
     skip_dirs: HashSet<Vec<u8>>,
     warnings: Vec<String>,
     walk_ms: u64,
@@ -78,6 +83,31 @@ impl From<pipeline::Built> for BuiltManifest {
             config: b.config,
             layers: b.layers,
             base_digest: b.base_digest,
+        }
+    }
+}
+
+/// One layer a build wrote.
+#[derive(Debug, Clone)]
+pub struct BuiltLayer {
+    /// Its digests, sizes and media type.
+    pub descriptor: LayerDescriptor,
+    /// The `--layer` pattern whose entries it holds; `None` for the rest of the context and
+    /// for a platform's tree.
+    pub pattern: Option<String>,
+    /// The platform whose `--platform-context` tree it holds; `None` when it is shared.
+    pub platform: Option<Platform>,
+    /// Its history comment in the image config.
+    pub comment: String,
+}
+
+impl From<&MadeLayer> for BuiltLayer {
+    fn from(l: &MadeLayer) -> BuiltLayer {
+        BuiltLayer {
+            descriptor: l.desc.clone(),
+            pattern: l.pattern.clone(),
+            platform: l.platform.clone(),
+            comment: l.comment(),
         }
     }
 }
@@ -111,8 +141,11 @@ pub struct BuiltImage {
     pub top: Descriptor,
     /// One entry per platform, in the order built.
     pub manifests: Vec<BuiltManifest>,
-    /// The context layer, shared by every platform.
+    /// The context layer with everything no `--layer` pattern took (the last shared layer).
     pub layer: LayerDescriptor,
+    /// Every layer written, in order: the `--layer` layers, the rest of the context, then
+    /// each platform's own (`--platform-context`).
+    pub layers: Vec<BuiltLayer>,
     /// The base image, if any.
     pub base: Option<BaseInfo>,
     /// The tags written into the output.
@@ -191,8 +224,12 @@ fn prepare_inner<'d>(
     let walk_started = Instant::now();
     let ctx = context::walk(&opts.context, &opts.ignore, cancel)
         .with_context(|| format!("walking build context '{}'", opts.context_arg.display()))?;
-    let walk_ms = walk_started.elapsed().as_millis() as u64;
     warnings.extend(warnings_for(&ctx));
+    let split = split::split(&ctx.entries, &opts.layers);
+    warnings.extend(split.empty.iter().map(|p| split::empty_warning(p)));
+    let out = dest.path().map(|p| (p, dest.format()));
+    let platform_trees = walk_platform_trees(opts, &targets, out, &mut warnings, cancel)?;
+    let walk_ms = walk_started.elapsed().as_millis() as u64;
     // Directories of --prefix that every base already has are not emitted again, so the
     // base's owner and mode for them survive.
     let skip_dirs = match &base {
@@ -210,10 +247,44 @@ fn prepare_inner<'d>(
         targets,
         verified,
         ctx,
+        split,
+        platform_trees,
         skip_dirs,
         warnings,
         walk_ms,
     })
+}
+
+/// Walk each `--platform-context` directory, with the context's ignore options; each
+/// platform must be one that is built.
+fn walk_platform_trees(
+    opts: &BuildOptions,
+    targets: &[BuildTarget],
+    out: Option<(&std::path::Path, Format)>,
+    warnings: &mut Vec<String>,
+    cancel: &Cancel,
+) -> Result<Vec<(Platform, PathBuf, Context)>> {
+    let built: Vec<Platform> = targets.iter().map(|t| t.platform.clone()).collect();
+    crate::options::check_platform_contexts(&opts.platform_contexts, &built)?;
+    let mut trees = Vec::new();
+    for pc in &opts.platform_contexts {
+        let mut ignore = opts.ignore.clone();
+        // The output's place was worked out for the main context; work it out again here.
+        ignore.output.clear();
+        if let Some((path, format)) = out {
+            ignore.output = crate::options::outputs_in_context(&pc.dir, path, format)?;
+        }
+        let ctx = context::walk(&pc.dir, &ignore, cancel).with_context(|| {
+            format!(
+                "walking --platform-context {}={}",
+                pc.platform,
+                pc.dir_arg.display()
+            )
+        })?;
+        warnings.extend(warnings_for(&ctx));
+        trees.push((pc.platform.clone(), pc.dir.clone(), ctx));
+    }
+    Ok(trees)
 }
 
 impl Prepared<'_> {
@@ -222,14 +293,19 @@ impl Prepared<'_> {
         self.targets.iter().map(|t| &t.platform).collect()
     }
 
-    /// Regular files that will be read (hard links counted once).
+    /// Regular files that will be read (hard links counted once), platform trees included.
     pub fn files(&self) -> u64 {
-        self.ctx.file_count()
+        self.trees().map(Context::file_count).sum()
     }
 
-    /// Bytes of file content that will be read.
+    /// Bytes of file content that will be read, platform trees included.
     pub fn bytes_in(&self) -> u64 {
-        self.ctx.content_bytes()
+        self.trees().map(Context::content_bytes).sum()
+    }
+
+    /// The context and each platform's tree.
+    fn trees(&self) -> impl Iterator<Item = &Context> {
+        std::iter::once(&self.ctx).chain(self.platform_trees.iter().map(|(_, _, c)| c))
     }
 
     /// What the walk left out, and why.
@@ -249,17 +325,18 @@ impl Prepared<'_> {
 
     fn build_inner(mut self, progress: &dyn Progress) -> Result<BuiltImage> {
         let opts = &self.opts;
-        let bytes_in = self.ctx.content_bytes();
+        let bytes_in = self.bytes_in();
         progress.stage(Stage::WritingLayer, Some(bytes_in));
         let layer_started = Instant::now();
         let check = opts.check_reproducible;
-        let input = LayerInput {
-            ctx: &self.ctx,
-            skip_dirs: &self.skip_dirs,
-            record: check,
-        };
         let cancel = &self.cancel;
-        let (layer, entries) = put_layer(opts, &input, self.dest.as_mut(), progress, cancel)?;
+        let plan = Plan {
+            ctx: &self.ctx,
+            split: &self.split,
+            platform_trees: &self.platform_trees,
+            skip_dirs: &self.skip_dirs,
+        };
+        let mut made = put_layers(opts, &plan, check, self.dest.as_mut(), progress, cancel)?;
         let layer_ms = layer_started.elapsed().as_millis() as u64;
 
         progress.stage(Stage::WritingImage, None);
@@ -270,7 +347,7 @@ impl Prepared<'_> {
                 opts,
                 self.base.as_ref(),
                 t,
-                &layer,
+                &layers_for(&made, &t.platform),
                 self.dest.as_mut(),
                 &mut self.verified,
                 cancel,
@@ -279,29 +356,34 @@ impl Prepared<'_> {
         let record = record_for(opts, &built, self.dest.as_mut())?;
         if check {
             let first = check::Pass {
-                layer: layer.clone(),
-                entries,
+                layers: made,
                 built,
                 top: record.top.clone(),
             };
-            check::check(
-                opts,
-                self.base.as_ref(),
-                &self.targets,
-                &self.skip_dirs,
-                &first,
-                cancel,
-            )?;
-            built = first.built;
+            let again = check::Again {
+                base: self.base.as_ref(),
+                targets: &self.targets,
+                skip_dirs: &self.skip_dirs,
+                out: self.dest.path().map(|p| (p, self.dest.format())),
+            };
+            check::check(opts, &again, &first, cancel)?;
+            (made, built) = (first.layers, first.built);
         }
         let format = self.dest.format();
         let path = self.dest.path().map(PathBuf::from);
+        let files = self.files();
+        let entries = self.trees().map(|c| c.entries.len() as u64).sum();
         self.dest.finish(&record, cancel)?;
         let image_ms = image_started.elapsed().as_millis() as u64;
         Ok(BuiltImage {
             top: record.top,
             manifests: built.into_iter().map(BuiltManifest::from).collect(),
-            layer,
+            layer: made
+                .iter()
+                .rfind(|l| l.platform.is_none())
+                .map(|l| l.desc.clone())
+                .context("a build without a context layer")?,
+            layers: made.iter().map(BuiltLayer::from).collect(),
             base: self.base.as_ref().map(|b| BaseInfo {
                 reference: b.reference.to_string(),
                 form: b.form.name(),
@@ -310,8 +392,8 @@ impl Prepared<'_> {
             format,
             path,
             warnings: self.warnings,
-            files: self.ctx.file_count(),
-            entries: self.ctx.entries.len() as u64,
+            files,
+            entries,
             bytes_in,
             verified_base_layers: self.verified.report().to_vec(),
             checked_reproducible: check,

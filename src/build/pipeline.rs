@@ -3,7 +3,6 @@
 //! names. `super` strings them together; `check` runs them a second time.
 
 use std::collections::HashSet;
-use std::io::Write;
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, MediaType};
@@ -15,10 +14,10 @@ use crate::error::escape_bytes;
 use crate::image::config::{build_config, rfc3339};
 use crate::image::source::{Image, Selected};
 use crate::image::{Platform, base, canonical, manifest};
-use crate::layer::{EntryDigest, LayerDescriptor, LayerWriter};
 use crate::options::BuildOptions;
-use crate::progress::Progress;
 use crate::sink::{Destination, ImageRecord};
+
+use super::layers::MadeLayer;
 
 /// One image of the build: its platform and the base image under it, if any.
 pub(super) struct BuildTarget {
@@ -92,85 +91,12 @@ pub(super) fn prefix_dirs_in_bases(
     Ok(common.unwrap_or_default())
 }
 
-/// What goes into the context layer and how: the walked context, the prefix directories to
-/// leave out, whether to keep a digest per tar entry (for `--check-reproducible`).
-pub(super) struct LayerInput<'a> {
-    pub ctx: &'a Context,
-    pub skip_dirs: &'a HashSet<Vec<u8>>,
-    pub record: bool,
-}
-
-/// Stream the context into one compressed layer blob in `dest`; with `input.record`, also a
-/// digest of every tar entry.
-pub(super) fn put_layer(
-    opts: &BuildOptions,
-    input: &LayerInput<'_>,
-    dest: &mut dyn Destination,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-) -> Result<(LayerDescriptor, Vec<EntryDigest>)> {
-    let mut made = None;
-    dest.put_layer(&mut |out| {
-        let (layer, entries) = write_layer(opts, input, out, progress, cancel)?;
-        let named = (layer.digest.clone(), layer.size);
-        made = Some((layer, entries));
-        Ok(named)
-    })?;
-    made.context("the layer was stored without being written")
-}
-
-fn write_layer(
-    opts: &BuildOptions,
-    input: &LayerInput<'_>,
-    blob: &mut dyn Write,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-) -> Result<(LayerDescriptor, Vec<EntryDigest>)> {
-    let (ctx, skip_dirs, record) = (input.ctx, input.skip_dirs, input.record);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1);
-    let mut writer = LayerWriter::new(blob, opts.compression, threads, cancel.clone())
-        .context("starting the layer compressor")?;
-    if record {
-        writer.record_entries();
-    }
-    let header = &opts.header;
-    if !header.prefix.is_empty() {
-        // Parents of the prefix are synthesised (0755, root-owned); the prefix itself is the
-        // context directory, with its mode and mtime.
-        let root_meta = std::fs::metadata(&opts.context)
-            .with_context(|| format!("reading '{}'", opts.context_arg.display()))?;
-        let mtime = header.mtime(std::os::unix::fs::MetadataExt::mtime(&root_meta));
-        let parts: Vec<&[u8]> = header.prefix.split(|&b| b == b'/').collect();
-        for i in 1..=parts.len() {
-            let path = parts[..i].join(&b'/');
-            if skip_dirs.contains(&path) {
-                continue;
-            }
-            let (mode, owner) = if i == parts.len() {
-                let m = std::os::unix::fs::MetadataExt::mode(&root_meta) & 0o7777;
-                (header.mode(&EntryKind::Dir, m), header.owner)
-            } else {
-                (0o755, (0, 0))
-            };
-            writer.append_synthetic_dir(&path, mode, mtime, owner)?;
-        }
-    }
-    for entry in &ctx.entries {
-        writer.append(&opts.context, entry, header, progress)?;
-    }
-    let entries = writer.entry_digests();
-    let (_, layer) = writer.finish()?;
-    Ok((layer, entries))
-}
-
 /// Config and manifest of one platform's image (after its base layers), stored.
 pub(super) fn write_image(
     opts: &BuildOptions,
     image: Option<&Image>,
     t: &BuildTarget,
-    layer: &LayerDescriptor,
+    own: &[&MadeLayer],
     dest: &mut dyn Destination,
     copied: &mut base::Verified,
     cancel: &Cancel,
@@ -198,19 +124,25 @@ pub(super) fn write_image(
                 .expect("base layer digests were checked when read")
         })
         .collect();
-    layers.push(manifest::descriptor(
-        layer.media_type.clone(),
-        &layer.digest,
-        layer.size,
-    ));
-    layer_digests.push(layer.digest.clone());
+    for l in own {
+        layers.push(manifest::descriptor(
+            l.desc.media_type.clone(),
+            &l.desc.digest,
+            l.desc.size,
+        ));
+        layer_digests.push(l.desc.digest.clone());
+    }
+    let history: Vec<(Sha256Sum, String)> = own
+        .iter()
+        .map(|l| (l.desc.diff_id.clone(), l.comment()))
+        .collect();
     annotations.extend(opts.settings.annotations.iter().cloned());
 
     let config = build_config(
         &opts.settings,
         &t.platform,
         t.base.as_ref().map(|b| &b.config),
-        &layer.diff_id,
+        &history,
     )?;
     let config_bytes = canonical::to_vec(&config, "the image config")?;
     let (config_digest, config_size) = dest.put_bytes(&config_bytes)?;

@@ -219,6 +219,19 @@ pub struct BuildArgs {
     )]
     pub metadata_file: Option<PathBuf>,
 
+    /// Put the entries this .dockerignore-style pattern matches (e.g. 'node_modules/**') in a
+    /// layer of their own (repeatable: one layer each, in order, below the rest)
+    #[arg(help_heading = "Layer content", long = "layer", value_name = "PATTERN")]
+    pub layers: Vec<String>,
+
+    /// Add DIR's tree as one more layer on top, in PLATFORM's image only (repeatable)
+    #[arg(
+        help_heading = "Platforms and base",
+        long = "platform-context",
+        value_name = "PLATFORM=DIR"
+    )]
+    pub platform_contexts: Vec<String>,
+
     /// Push the image to every -t HOST/REPO:TAG (with -o, also write the file)
     #[arg(help_heading = "Output", long, requires = "tags")]
     pub push: bool,

@@ -40,7 +40,7 @@ pub struct ImageSettings {
 
 /// The configuration of the image for one platform: the base's configuration (if any)
 /// with the flags applied by Docker's rules, its layers' diff_ids followed by ours, and its
-/// history followed by ours.
+/// history followed by one entry per layer of ours (`layers`: diff_id and comment).
 ///
 /// `--env` replaces a base variable of the same name in place and appends new ones; labels
 /// merge; `--entrypoint` replaces the base's and clears an inherited cmd; `--cmd`,
@@ -49,7 +49,7 @@ pub fn build_config(
     s: &ImageSettings,
     platform: &Platform,
     base: Option<&ImageConfiguration>,
-    diff_id: &Sha256Sum,
+    layers: &[(Sha256Sum, String)],
 ) -> Result<ImageConfiguration> {
     let created = rfc3339(s.created);
     let config = runtime_config(s, base);
@@ -57,21 +57,23 @@ pub fn build_config(
     let mut diff_ids: Vec<String> = base
         .map(|b| b.rootfs().diff_ids().clone())
         .unwrap_or_default();
-    diff_ids.push(diff_id.prefixed());
+    diff_ids.extend(layers.iter().map(|(d, _)| d.prefixed()));
     let rootfs = RootFsBuilder::default()
         .typ("layers")
         .diff_ids(diff_ids)
         .build()
         .context("building the image config's rootfs")?;
     let mut history = base.and_then(|b| b.history().clone()).unwrap_or_default();
-    history.push(
-        HistoryBuilder::default()
-            .created(created.clone())
-            .created_by(s.created_by.clone())
-            .comment("context directory layer")
-            .build()
-            .context("building the image history")?,
-    );
+    for (_, comment) in layers {
+        history.push(
+            HistoryBuilder::default()
+                .created(created.clone())
+                .created_by(s.created_by.clone())
+                .comment(comment.clone())
+                .build()
+                .context("building the image history")?,
+        );
+    }
     let mut builder = ImageConfigurationBuilder::default()
         .created(created)
         .architecture(platform.arch())
@@ -193,7 +195,13 @@ mod tests {
             ..Default::default()
         };
         let p = Platform::parse("linux/arm64").unwrap();
-        let cfg = build_config(&s, &p, None, &Sha256Sum::of(b"x")).unwrap();
+        let cfg = build_config(
+            &s,
+            &p,
+            None,
+            &[(Sha256Sum::of(b"x"), "context directory layer".into())],
+        )
+        .unwrap();
         let v = serde_json::to_value(&cfg).unwrap();
         assert_eq!(v["architecture"], "arm64");
         assert_eq!(v["variant"], "v8");
@@ -237,9 +245,16 @@ mod tests {
             ..Default::default()
         };
         let p = Platform::parse("linux/amd64").unwrap();
-        let v =
-            serde_json::to_value(build_config(&s, &p, Some(&base), &Sha256Sum::of(b"x")).unwrap())
-                .unwrap();
+        let v = serde_json::to_value(
+            build_config(
+                &s,
+                &p,
+                Some(&base),
+                &[(Sha256Sum::of(b"x"), "context directory layer".into())],
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let c = &v["config"];
         assert_eq!(
             c["Env"],
@@ -267,9 +282,16 @@ mod tests {
             cmd: Some(vec!["run".into()]),
             ..Default::default()
         };
-        let v =
-            serde_json::to_value(build_config(&s, &p, Some(&base), &Sha256Sum::of(b"x")).unwrap())
-                .unwrap();
+        let v = serde_json::to_value(
+            build_config(
+                &s,
+                &p,
+                Some(&base),
+                &[(Sha256Sum::of(b"x"), "context directory layer".into())],
+            )
+            .unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             v["config"]["Entrypoint"],
             serde_json::json!(["/base-entry"])
@@ -280,7 +302,13 @@ mod tests {
     #[test]
     fn empty_settings_leave_config_out() {
         let p = Platform::parse("linux/amd64").unwrap();
-        let cfg = build_config(&ImageSettings::default(), &p, None, &Sha256Sum::of(b"")).unwrap();
+        let cfg = build_config(
+            &ImageSettings::default(),
+            &p,
+            None,
+            &[(Sha256Sum::of(b""), "context directory layer".into())],
+        )
+        .unwrap();
         let v = serde_json::to_value(&cfg).unwrap();
         assert!(v.get("config").is_none());
     }

@@ -3,7 +3,10 @@
 //! would be accepted.
 
 mod files;
+mod layers;
 pub mod registry;
+
+pub use self::layers::{PlatformContext, check_platforms as check_platform_contexts};
 
 use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
@@ -14,6 +17,7 @@ use anyhow::{Context as _, Result};
 use crate::cli::{BuildArgs, CompressionChoice, OutputFormat};
 use crate::compress::{Algorithm, Compression};
 use crate::context::dockerignore::DockerIgnore;
+use crate::context::split::LayerPattern;
 use crate::context::{IgnoreOptions, OutputInContext};
 use crate::error::UsageError;
 use crate::image::Platform;
@@ -43,8 +47,13 @@ pub struct BuildOptions {
     pub settings: ImageSettings,
     /// How context entries become tar headers: prefix, owner, modes, mtime clamp.
     pub header: HeaderOptions,
-    /// The layer's compression and level.
+    /// The layers' compression and level.
     pub compression: Compression,
+    /// `--layer` patterns, in order: each gives a layer of the entries it matches, below
+    /// the last layer with everything else (none: one layer).
+    pub layers: Vec<LayerPattern>,
+    /// `--platform-context`: one more layer on top for a platform's image.
+    pub platform_contexts: Vec<PlatformContext>,
     /// Which ignore rules apply, and where the output sits inside the context.
     pub ignore: IgnoreOptions,
     /// `SOURCE_DATE_EPOCH` / `--source-date-epoch`, when given.
@@ -89,6 +98,8 @@ impl BuildOptions {
             header: HeaderOptions::default(),
             compression: Compression::new(Algorithm::Gzip, None)
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
+            layers: Vec::new(),
+            platform_contexts: Vec::new(),
             ignore: IgnoreOptions::default(),
             source_date_epoch: None,
             check_reproducible: false,
@@ -148,7 +159,7 @@ impl BuildOptions {
         let options = BuildOptions {
             context,
             context_arg: args.context.clone(),
-            platforms,
+            platforms: platforms.clone(),
             platforms_explicit: !args.platform.is_empty(),
             base,
             tags: args.tags.clone(),
@@ -160,6 +171,12 @@ impl BuildOptions {
                 clamp_mtime: source_date_epoch,
             },
             compression,
+            layers: layers::parse_layer_patterns(&args.layers)?,
+            platform_contexts: layers::parse_platform_contexts(
+                &args.platform_contexts,
+                &platforms,
+                !args.platform.is_empty(),
+            )?,
             ignore: IgnoreOptions {
                 no_ignore: args.no_ignore,
                 extra,

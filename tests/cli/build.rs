@@ -440,6 +440,7 @@ struct Report {
     output: Output,
     manifests: Vec<ManifestReport>,
     layer: LayerReport,
+    layers: Vec<LayersEntry>,
     base: Option<BaseReport>,
     tags: Vec<String>,
     files: u64,
@@ -485,6 +486,19 @@ struct LayerReport {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct LayersEntry {
+    digest: String,
+    diff_id: String,
+    size: u64,
+    uncompressed_size: u64,
+    media_type: String,
+    pattern: Option<String>,
+    platform: Option<String>,
+    comment: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Stats {
     files: u64,
     entries: u64,
@@ -526,6 +540,26 @@ fn json_report_schema_is_locked_and_true() {
     assert_eq!(r.layer.size, m.layers[0].size);
     assert!(r.layer.uncompressed_size >= 4 * 512);
     assert_eq!(r.layer.media_type, m.layers[0].media_type);
+    let [only] = r.layers.as_slice() else {
+        panic!("one layer: {:?}", r.layers)
+    };
+    assert_eq!(
+        (
+            &only.digest,
+            &only.diff_id,
+            only.size,
+            only.uncompressed_size
+        ),
+        (
+            &r.layer.digest,
+            &r.layer.diff_id,
+            r.layer.size,
+            r.layer.uncompressed_size
+        )
+    );
+    assert_eq!(only.media_type, r.layer.media_type);
+    assert_eq!((&only.pattern, &only.platform), (&None, &None));
+    assert_eq!(only.comment, "context directory layer");
     assert_eq!(r.tags, ["app:1"]);
     assert!(r.base.is_none());
     assert!(r.manifests[0].base_digest.is_none());

@@ -201,6 +201,7 @@ struct LayerReport {
     size: u64,
     diff_id: String,
     uncompressed_size: Option<u64>,
+    history: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +295,7 @@ fn json_schema_is_locked_and_true() {
         )
     );
     assert_eq!(l.media_type, m.layers[0].media_type);
+    assert_eq!(l.history.as_deref(), Some("context directory layer"));
     assert_eq!(
         l.uncompressed_size, None,
         "unknown for gzip without --verify"

@@ -156,11 +156,10 @@ fn present(
         printer.status(
             "Wrote",
             &format!(
-                "{} ({}, layer {} {}) {top_digest}",
+                "{} ({}, {}) {top_digest}",
                 path.as_deref().unwrap_or("stdout"),
                 built.format.name(),
-                opts.compression.name(),
-                human_bytes(built.layer.size)
+                layers_summary(built, opts)
             ),
         );
     }
@@ -201,4 +200,15 @@ fn present(
             .context("writing to stdout")?;
     }
     Ok(())
+}
+
+/// `layer gzip 1.2 MiB`, or `3 layers gzip 1.2 MiB` when `--layer` or `--platform-context`
+/// made more than one.
+fn layers_summary(built: &BuiltImage, opts: &BuildOptions) -> String {
+    let total: u64 = built.layers.iter().map(|l| l.descriptor.size).sum();
+    let count = match built.layers.len() {
+        0 | 1 => "layer".to_owned(),
+        n => format!("{n} layers"),
+    };
+    format!("{count} {} {}", opts.compression.name(), human_bytes(total))
 }

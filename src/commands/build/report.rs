@@ -13,6 +13,8 @@ pub struct BuildReport {
     pub output: OutputReport,
     pub manifests: Vec<ManifestReport>,
     pub layer: LayerReport,
+    /// Every layer written, in order, with what it holds.
+    pub layers: Vec<LayersEntry>,
     pub base: Option<BaseReport>,
     pub tags: Vec<String>,
     pub files: u64,
@@ -47,6 +49,31 @@ pub struct LayerReport {
     pub size: u64,
     pub uncompressed_size: u64,
     pub media_type: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayersEntry {
+    #[serde(flatten)]
+    pub layer: LayerReport,
+    /// The `--layer` pattern whose entries it holds; null for the rest of the context and
+    /// for a platform's tree.
+    pub pattern: Option<String>,
+    /// The platform whose `--platform-context` tree it holds; null when shared.
+    pub platform: Option<String>,
+    /// Its history comment in the config.
+    pub comment: String,
+}
+
+impl LayerReport {
+    fn of(l: &crate::layer::LayerDescriptor) -> LayerReport {
+        LayerReport {
+            digest: l.digest.prefixed(),
+            diff_id: l.diff_id.prefixed(),
+            size: l.size,
+            uncompressed_size: l.tar_size,
+            media_type: l.media_type.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -111,13 +138,17 @@ impl BuildReport {
                     base_digest: m.base_digest.clone(),
                 })
                 .collect(),
-            layer: LayerReport {
-                digest: b.layer.digest.prefixed(),
-                diff_id: b.layer.diff_id.prefixed(),
-                size: b.layer.size,
-                uncompressed_size: b.layer.tar_size,
-                media_type: b.layer.media_type.to_string(),
-            },
+            layer: LayerReport::of(&b.layer),
+            layers: b
+                .layers
+                .iter()
+                .map(|l| LayersEntry {
+                    layer: LayerReport::of(&l.descriptor),
+                    pattern: l.pattern.clone(),
+                    platform: l.platform.as_ref().map(ToString::to_string),
+                    comment: l.comment.clone(),
+                })
+                .collect(),
             base: b.base.as_ref().map(|base| BaseReport {
                 reference: base.reference.clone(),
                 form: base.form.to_owned(),

@@ -207,6 +207,14 @@ fn manifest_report(sel: &Selected, checked: Option<&verify::Verification>) -> Ma
     let c: &ImageConfiguration = &sel.config;
     let cfg = c.config().clone().unwrap_or_default();
     let diff_ids = c.rootfs().diff_ids();
+    // One history entry per layer, in order, once the empty-layer entries are left out.
+    let history: Vec<Option<String>> = c
+        .history()
+        .iter()
+        .flatten()
+        .filter(|h| h.empty_layer() != Some(true))
+        .map(|h| h.comment().clone().or_else(|| h.created_by().clone()))
+        .collect();
     let layers = sel
         .manifest
         .layers()
@@ -222,6 +230,7 @@ fn manifest_report(sel: &Selected, checked: Option<&verify::Verification>) -> Ma
                 size: l.size(),
                 diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
                 uncompressed_size: known.copied().or(plain.then_some(l.size())),
+                history: history.get(i).cloned().flatten(),
             }
         })
         .collect();

@@ -78,6 +78,8 @@ pub struct LayerReport {
     pub diff_id: String,
     /// Size of the uncompressed tar: known for uncompressed layers, or after `--verify`.
     pub uncompressed_size: Option<u64>,
+    /// The layer's history entry in the config: its comment, else its created_by.
+    pub history: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -213,16 +215,17 @@ fn layer_lines(m: &ManifestReport, out: &mut Vec<String>) {
     let kind_w = column_width(m.layers.iter().map(|l| short_type(&l.media_type)), 4);
     if !m.layers.is_empty() {
         out.push(format!(
-            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {}",
-            "#", "TYPE", "SIZE", "UNCOMPRESSED", "DIGEST"
+            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {:<71}  {}",
+            "#", "TYPE", "SIZE", "UNCOMPRESSED", "DIGEST", "HISTORY"
         ));
     }
     for l in &m.layers {
         let unpacked = l
             .uncompressed_size
             .map_or_else(|| "-".to_owned(), human_bytes);
+        let history = l.history.as_deref().unwrap_or("-");
         out.push(format!(
-            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {}",
+            "  {:>2}  {:<kind_w$}  {:>10}  {:>12}  {:<71}  {history}",
             l.index,
             short_type(&l.media_type),
             human_bytes(l.size),
@@ -250,6 +253,7 @@ mod tests {
             size: 10,
             diff_id: String::new(),
             uncompressed_size: None,
+            history: (index == 0).then(|| "context directory layer".to_owned()),
         };
         InspectReport {
             reference: "img.tar".into(),
@@ -323,7 +327,15 @@ mod tests {
         let at = lines.iter().position(|l| l.starts_with("   #")).unwrap();
         let table = &lines[at..];
         assert_eq!(
-            table[0], "   #  TYPE            SIZE  UNCOMPRESSED  DIGEST",
+            table[0],
+            format!(
+                "   #  TYPE            SIZE  UNCOMPRESSED  DIGEST{}  HISTORY",
+                " ".repeat(65)
+            ),
+            "{lines:#?}"
+        );
+        assert!(
+            table[1].ends_with(&format!("{}  context directory layer", "a".repeat(64))),
             "{lines:#?}"
         );
         assert!(
