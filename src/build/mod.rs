@@ -313,6 +313,21 @@ impl Prepared<'_> {
         &self.ctx.ignored
     }
 
+    /// How the context is split (with `--layer`): each hard link that went to another layer
+    /// than its own path's pattern chose, to stay with its group.
+    pub fn layer_notes(&self) -> Vec<String> {
+        self.split
+            .kept_links
+            .iter()
+            .map(|(path, layer)| {
+                format!(
+                    "{path} is a hard link of a file in {layer}; it goes there too (a \
+                     hard-link group is never split)"
+                )
+            })
+            .collect()
+    }
+
     /// Warnings so far: from opening the base, skipped sockets, likely secrets.
     pub fn warnings(&self) -> &[String] {
         &self.warnings

@@ -54,6 +54,9 @@ pub fn run(
             i.reason
         ));
     }
+    for note in prepared.layer_notes() {
+        printer.detail(&note);
+    }
     for w in prepared.warnings() {
         printer.warn(w);
     }
