@@ -65,6 +65,8 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --source-date-epoch 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]'
             cand --metadata-file 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file'
             cand --json-file 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file'
+            cand --layer 'Put the entries this .dockerignore-style pattern matches (e.g. ''node_modules/**'') in a layer of their own (repeatable: one layer each, in order, below the rest)'
+            cand --platform-context 'Add DIR''s tree as one more layer on top, in PLATFORM''s image only (repeatable)'
             cand --insecure-registry 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)'
             cand --tls-verify 'Verify registries'' TLS certificates (--tls-verify=false accepts any, with a warning)'
             cand --ca-cert 'Trust this CA certificate (PEM) for registries, besides the system''s (repeatable)'

@@ -69,6 +69,8 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression-
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ignore-file -d 'One more file of .dockerignore patterns, applied after the context\'s own' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l source-date-epoch -d 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l metadata-file -l json-file -d 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l layer -d 'Put the entries this .dockerignore-style pattern matches (e.g. \'node_modules/**\') in a layer of their own (repeatable: one layer each, in order, below the rest)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l platform-context -d 'Add DIR\'s tree as one more layer on top, in PLATFORM\'s image only (repeatable)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
 false\t''"
