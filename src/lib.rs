@@ -62,6 +62,7 @@ pub mod layer; // tar headers and the one-pass layer writer; reading layers back
 pub mod compress; // gzip (parallel, reproducible), zstd, none
 pub mod digest; // sha256 while streaming, verifying readers
 pub mod store; // the content-addressed blob store
+pub mod cache; // the local layer cache: built layers reused by a key of their inputs
 pub mod image; // config, manifest, index; image sources; base images; copy and verify
 pub mod sink; // destinations: archive file, stream, layout directory
 pub mod build; // the build pipeline: prepare, build, BuiltImage
