@@ -92,11 +92,11 @@ mod tests {
     use super::*;
 
     macro_rules! size {
-        ($s:expr => $n:expr) => {
-            assert_eq!(parse_size($s), Ok($n), "{}", $s)
-        };
         ($s:expr => !) => {
             assert!(parse_size($s).is_err(), "{} should be refused", $s)
+        };
+        ($s:expr => $n:expr) => {
+            assert_eq!(parse_size($s), Ok($n), "{}", $s)
         };
     }
 
