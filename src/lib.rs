@@ -116,6 +116,7 @@ pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
         Command::Completions(args) => commands::completions::run(args, printer),
         Command::Login(args) => commands::login::run_login(args, printer, cancel),
         Command::Logout(args) => commands::login::run_logout(args, printer),
+        Command::Cache(args) => commands::cache::run(args, printer),
     };
     result.map_err(Error::from)
 }
@@ -136,7 +137,7 @@ pub fn stdout_is_image(cli: &Cli) -> bool {
             None => !args.push,
         },
         Command::Inspect(_) | Command::Completions(_) | Command::Push(_) => false,
-        Command::Login(_) | Command::Logout(_) => false,
+        Command::Login(_) | Command::Logout(_) | Command::Cache(_) => false,
         Command::Export(args) => args.output.as_os_str() == "-",
     }
 }
