@@ -398,7 +398,7 @@ fn concurrent_commits_and_lookups_keep_the_cache_consistent() {
     let dir = tmp.path().join("layers");
     let blob = |i: usize| vec![u8::try_from(i % 251).unwrap(); 1000 + i];
     // Room for about four blobs: most commits evict.
-    let max = 4 * 1100;
+    let max: u64 = 4 * 1100;
     let caches: Vec<_> = (0..2)
         .map(|_| LayerCache::open(&dir, max).unwrap())
         .collect();
@@ -433,7 +433,7 @@ fn concurrent_commits_and_lookups_keep_the_cache_consistent() {
     let cache = &caches[0];
     assert_consistent(cache);
     let info = cache.info().unwrap();
-    assert!(info.total_bytes <= max as u64, "{info:?}");
+    assert!(info.total_bytes <= max, "{info:?}");
     assert!(info.entries >= 1, "{info:?}");
     assert_eq!(info.blobs, info.entries, "{info:?}");
 }
