@@ -437,3 +437,41 @@ fn concurrent_commits_and_lookups_keep_the_cache_consistent() {
     assert!(info.entries >= 1, "{info:?}");
     assert_eq!(info.blobs, info.entries, "{info:?}");
 }
+
+#[test]
+fn verify_stops_when_cancelled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = open(tmp.path(), DEFAULT_MAX_SIZE);
+    let k = put(&cache, "a", b"the blob");
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let mut hit = cache.get(&k).unwrap().unwrap();
+    let err = hit.verify(&cancel).unwrap_err();
+    assert!(err.downcast_ref::<crate::error::Interrupted>().is_some(), "{err:?}");
+    // Nothing was removed: the entry is still good.
+    assert!(cache.get(&k).unwrap().unwrap().verify(&Cancel::never()).unwrap());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever bytes sit in a record, a lookup is a miss or a hit that verifies; never a
+    /// panic or an error.
+    #[test]
+    fn any_record_bytes_are_a_miss_or_a_verified_hit(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        splice in proptest::prelude::any::<bool>(),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = open(tmp.path(), DEFAULT_MAX_SIZE);
+        let k = put(&cache, "a", b"the blob");
+        let path = entry_path(&cache, &k);
+        let mut record = if splice { fs::read(&path).unwrap() } else { Vec::new() };
+        let at = record.len() / 2;
+        record.splice(at..at, bytes);
+        fs::write(&path, &record).unwrap();
+        if let Some(mut hit) = cache.get(&k).unwrap() {
+            proptest::prop_assert!(hit.verify(&Cancel::never()).unwrap());
+        }
+    }
+}
