@@ -13,7 +13,8 @@
 //! of the layer and, for each regular file, a fingerprint (device, inode, size, mtime and
 //! ctime in nanoseconds). Files whose timestamps are too recent to vouch for their content
 //! ([`is_racy`]) are recorded with their content hash, and the caller re-hashes them on a
-//! hit. A hit's blob is opened at lookup and checked with [`Hit::verify`] before it is used.
+//! hit ([`Hit::racy_files_unchanged`]). A hit's blob is opened at lookup and checked with
+//! [`Hit::verify`] before it is used.
 //!
 //! Concurrency: a commit writes the blob and the record to temporary files, then, holding
 //! the lock, renames the blob into place, then the record (so a record never names a blob
@@ -25,6 +26,7 @@ mod entry;
 mod evict;
 mod key;
 mod pending;
+mod racy;
 mod size;
 
 use std::fs::{self, File, OpenOptions};

@@ -447,9 +447,19 @@ fn verify_stops_when_cancelled() {
     cancel.cancel();
     let mut hit = cache.get(&k).unwrap().unwrap();
     let err = hit.verify(&cancel).unwrap_err();
-    assert!(err.downcast_ref::<crate::error::Interrupted>().is_some(), "{err:?}");
+    assert!(
+        err.downcast_ref::<crate::error::Interrupted>().is_some(),
+        "{err:?}"
+    );
     // Nothing was removed: the entry is still good.
-    assert!(cache.get(&k).unwrap().unwrap().verify(&Cancel::never()).unwrap());
+    assert!(
+        cache
+            .get(&k)
+            .unwrap()
+            .unwrap()
+            .verify(&Cancel::never())
+            .unwrap()
+    );
 }
 
 proptest::proptest! {

@@ -257,11 +257,11 @@ impl Pipeline<'_> {
         if !hit.verify(&crate::Cancel::never()).unwrap() {
             return None;
         }
-        for r in &hit.racy {
-            let now = self.content(&r.rel_path);
-            if now.len() as u64 != r.size || crate::digest::Sha256Sum::of(&now) != r.content {
-                return None;
-            }
+        if !hit
+            .racy_files_unchanged(self.root, &crate::Cancel::never())
+            .unwrap()
+        {
+            return None;
         }
         let mut v = Vec::new();
         hit.blob.read_to_end(&mut v).unwrap();
@@ -360,4 +360,46 @@ fn no_wrong_hit_when_files_change_right_after_the_build() {
 #[test]
 fn no_wrong_hit_when_settled_files_change() {
     scenarios(true);
+}
+
+#[test]
+fn racy_files_are_rechecked_without_following_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = LayerCache::open(&tmp.path().join("layers"), DEFAULT_MAX_SIZE).unwrap();
+    let root = tmp.path().join("ctx");
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join("f"), "hello").unwrap();
+    let racy = |name: &str, content: &[u8]| RacyFile {
+        rel_path: name.as_bytes().to_vec(),
+        size: content.len() as u64,
+        content: crate::digest::Sha256Sum::of(content),
+    };
+    let k = KeyBuilder::new(&gzip()).finish();
+    let check = |files: Vec<RacyFile>| {
+        let mut p = cache.begin().unwrap();
+        p.write_all(b"blob").unwrap();
+        p.commit(&k, &layer_of(b"blob"), files).unwrap();
+        let hit = cache.get(&k).unwrap().unwrap();
+        hit.racy_files_unchanged(&root, &crate::Cancel::never())
+            .unwrap()
+    };
+    assert!(check(vec![racy("f", b"hello")]));
+    assert!(!check(vec![racy("f", b"jello")]), "other content");
+    assert!(!check(vec![racy("f", b"hello!")]), "other size");
+    assert!(!check(vec![racy("gone", b"hello")]), "removed");
+    symlink_to(&root.join("f"), &root.join("link"));
+    assert!(
+        !check(vec![racy("link", b"hello")]),
+        "a link is not followed"
+    );
+    let c =
+        std::ffi::CString::new(root.join("fifo").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    assert!(!check(vec![racy("fifo", b"")]), "a fifo is never read");
+    assert!(check(Vec::new()));
+}
+
+fn symlink_to(target: &Path, link: &Path) {
+    std::os::unix::fs::symlink(target, link).unwrap();
 }
