@@ -40,7 +40,10 @@ impl Pending {
     /// layer read (see [`is_racy`](super::is_racy)), then evict down to the cache's bound.
     /// The bytes must be exactly the layer's blob (its digest and size), else nothing is
     /// stored and this is an error. The blob is renamed into place before the record, both
-    /// under the lock, so no one ever sees a record whose blob was not there.
+    /// under the lock, so no one ever sees a record whose blob was not there. A layer with so
+    /// many racy files that its record would pass [`MAX_RECORD`](super::MAX_RECORD) bytes is
+    /// not stored (`Ok`). An error from the eviction afterwards comes after the entry is in
+    /// place.
     pub fn commit(
         self,
         key: &CacheKey,
@@ -85,7 +88,15 @@ impl Pending {
         rec_tmp
             .persist(&entry::path(&self.cache.entries, key))
             .with_context(|| format!("storing cache entry {key}"))?;
-        evict::evict_locked(&self.cache, &evict::Plan::bound(self.cache.max_size))?;
+        // The entry is stored now; an error here only means the cache may stay over its bound.
+        evict::evict_locked(&self.cache, &evict::Plan::bound(self.cache.max_size)).with_context(
+            || {
+                format!(
+                    "evicting from the layer cache '{}'",
+                    self.cache.dir.display()
+                )
+            },
+        )?;
         Ok(())
     }
 }

@@ -187,3 +187,16 @@ fn issue_13_bad_prune_values_are_usage_errors_naming_them() {
         .code(2);
     assert!(!tmp.path().join("c").exists());
 }
+
+#[test]
+fn issue_13_a_cache_dir_that_is_a_file_fails_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("plain"), "x").unwrap();
+    for sub in ["info", "prune"] {
+        imgbuild_cmd(tmp.path())
+            .args(["cache", sub, "--cache-dir", "plain"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("plain/layers"));
+    }
+}
