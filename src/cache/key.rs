@@ -14,15 +14,19 @@ use crate::digest::Sha256Sum;
 /// compressor's framing), so that no older cache entry is ever reused for it.
 pub const LAYER_FORMAT_VERSION: u32 = 1;
 
-/// The bound on timestamp granularity used by [`is_racy`]: 2 seconds.
+/// The bound on timestamp granularity used by [`is_racy`]: 3 seconds.
 ///
 /// A file whose timestamps lie within this bound of the build's start may have been modified
-/// after it was read without any timestamp changing. 2 s covers the coarsest local
-/// filesystems imgbuild may meet (FAT's 2 s mtimes; ext3, HFS+ and some network filesystems'
-/// whole seconds) and coarse kernel clocks (timestamps come from a clock that ticks every
-/// 1-10 ms), with margin. Files that are racy are rehashed on every lookup, so a larger bound
-/// only costs re-reading files changed in the last seconds before a build.
-pub const RACY_GRANULARITY: Duration = Duration::from_secs(2);
+/// after it was read without any timestamp changing. The bound must exceed how far a
+/// timestamp written *after* the read can lie *before* it: the filesystem's granularity
+/// (FAT truncates mtimes to 2 s; ext3 with small inodes, HFS+ and some network filesystems
+/// keep whole seconds) plus the kernel's coarse clock, which stamps inodes up to a tick
+/// (1-10 ms) behind the time `SystemTime::now` reads. 2 s would be exactly FAT's
+/// granularity with no room for the tick, so the bound is 3 s. Racy files are re-read on
+/// every lookup, so a larger bound only costs re-hashing files changed in the last seconds
+/// before a build. It cannot cover a network filesystem whose server clock runs behind the
+/// client's by more than that.
+pub const RACY_GRANULARITY: Duration = Duration::from_secs(3);
 
 /// Domain separation: a key can never collide with a hash of anything else.
 const KEY_DOMAIN: &[u8] = b"imgbuild layer cache key\0";

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! layers/
-//!   lock                     flock(2): commits and evictions take it, lookups never do
+//!   lock                     flock(2): commits, evictions and removals take it; lookups do not
 //!   entries/<key>.json       one record per cached layer; its mtime is the last use (LRU)
 //!   blobs/sha256/<hex>       the compressed blobs (a BlobStore), shared by equal layers
 //! ```

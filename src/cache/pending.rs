@@ -84,6 +84,8 @@ impl Pending {
             .and_then(|()| rec_tmp.as_file().sync_all())
             .context("writing a cache entry")?;
         let _lock = self.cache.lock()?;
+        // The last use, on the clock lookups use (a write's mtime may lag it by a tick).
+        let _ = rec_tmp.as_file().set_modified(std::time::SystemTime::now());
         self.cache.blobs.commit(tmp, &layer.digest)?;
         rec_tmp
             .persist(&entry::path(&self.cache.entries, key))
