@@ -200,3 +200,54 @@ fn issue_13_a_cache_dir_that_is_a_file_fails_naming_it() {
             .stderr(predicate::str::contains("plain/layers"));
     }
 }
+
+#[test]
+fn issue_13_concurrent_prunes_and_commits_leave_a_consistent_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("cache");
+    let layers = root.join("layers");
+    fill(&layers, 20, 1000);
+    let prunes: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_imgbuild"));
+            c.args(["cache", "prune", "--max-size", "5000", "--cache-dir"])
+                .arg(&root)
+                .stdout(std::process::Stdio::null());
+            c.spawn().unwrap()
+        })
+        .collect();
+    // Meanwhile, more commits (other keys: fill's seeds with another size).
+    let cache = LayerCache::open(&layers, DEFAULT_MAX_SIZE).unwrap();
+    for i in 0..20u8 {
+        let blob = vec![i; 2000];
+        let mut k = KeyBuilder::new(&Compression::new(Algorithm::None, None).unwrap());
+        k.add_header(&[i]);
+        let layer = LayerDescriptor {
+            media_type: MediaType::ImageLayer,
+            digest: Sha256Sum::of(&blob),
+            size: blob.len() as u64,
+            diff_id: Sha256Sum::of(&blob),
+            tar_size: blob.len() as u64,
+        };
+        let mut p = cache.begin().unwrap();
+        p.write_all(&blob).unwrap();
+        p.commit(&k.finish(), &layer, Vec::new()).unwrap();
+    }
+    for mut p in prunes {
+        assert!(p.wait().unwrap().success());
+    }
+    // Every record left is a hit whose blob verifies; nothing temporary is left.
+    let mut hits = 0;
+    for name in list_dir(&layers.join("entries")) {
+        let key = name.strip_suffix(".json").unwrap();
+        let key = imgbuild::cache::CacheKey::from_hex(key).unwrap();
+        let mut hit = cache.get(&key).unwrap().expect("a record without its blob");
+        assert!(hit.verify(&imgbuild::Cancel::never()).unwrap());
+        hits += 1;
+    }
+    // Whenever the prunes ran, the two newest layers (4000 bytes) fit in their bound.
+    assert!(hits >= 2, "{hits}");
+    for name in list_dir(&layers.join("blobs/sha256")) {
+        assert!(!name.starts_with('.'), "{name}");
+    }
+}
