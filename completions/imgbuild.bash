@@ -19,6 +19,9 @@ _imgbuild() {
             imgbuild,build)
                 cmd="imgbuild__subcmd__build"
                 ;;
+            imgbuild,cache)
+                cmd="imgbuild__subcmd__cache"
+                ;;
             imgbuild,completions)
                 cmd="imgbuild__subcmd__completions"
                 ;;
@@ -40,8 +43,17 @@ _imgbuild() {
             imgbuild,push)
                 cmd="imgbuild__subcmd__push"
                 ;;
+            imgbuild__subcmd__cache,info)
+                cmd="imgbuild__subcmd__cache__subcmd__info"
+                ;;
+            imgbuild__subcmd__cache,prune)
+                cmd="imgbuild__subcmd__cache__subcmd__prune"
+                ;;
             imgbuild__subcmd__help,build)
                 cmd="imgbuild__subcmd__help__subcmd__build"
+                ;;
+            imgbuild__subcmd__help,cache)
+                cmd="imgbuild__subcmd__help__subcmd__cache"
                 ;;
             imgbuild__subcmd__help,completions)
                 cmd="imgbuild__subcmd__help__subcmd__completions"
@@ -64,6 +76,12 @@ _imgbuild() {
             imgbuild__subcmd__help,push)
                 cmd="imgbuild__subcmd__help__subcmd__push"
                 ;;
+            imgbuild__subcmd__help__subcmd__cache,info)
+                cmd="imgbuild__subcmd__help__subcmd__cache__subcmd__info"
+                ;;
+            imgbuild__subcmd__help__subcmd__cache,prune)
+                cmd="imgbuild__subcmd__help__subcmd__cache__subcmd__prune"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +89,7 @@ _imgbuild() {
 
     case "${cmd}" in
         imgbuild)
-            opts="-q -v -h -V --quiet --verbose --color --progress --help --version build inspect export push completions login logout help"
+            opts="-q -v -h -V --quiet --verbose --color --progress --help --version build inspect export push completions login logout cache help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +272,88 @@ _imgbuild() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imgbuild__subcmd__cache)
+            opts="-q -v -h -V --quiet --verbose --color --progress --help --version info prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto plain never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__cache__subcmd__info)
+            opts="-q -v -h -V --json --cache-dir --quiet --verbose --color --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto plain never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__cache__subcmd__prune)
+            opts="-q -v -h -V --all --max-size --older-than --json --cache-dir --quiet --verbose --color --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto plain never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imgbuild__subcmd__completions)
             opts="-q -v -h -V --quiet --verbose --color --progress --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -347,7 +447,7 @@ _imgbuild() {
             return 0
             ;;
         imgbuild__subcmd__help)
-            opts="build inspect export push completions login logout help"
+            opts="build inspect export push completions login logout cache help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,6 +463,48 @@ _imgbuild() {
         imgbuild__subcmd__help__subcmd__build)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__help__subcmd__cache)
+            opts="info prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__help__subcmd__cache__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imgbuild__subcmd__help__subcmd__cache__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand completions 'Print a shell completion script'
             cand login 'Store credentials for a registry (they are checked on first use, not now)'
             cand logout 'Remove the stored credentials for a registry'
+            cand cache 'Show or prune the local layer cache'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imgbuild;build'= {
@@ -200,6 +201,51 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'imgbuild;cache'= {
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand info 'Show the layer cache''s directory, entries, size and last use'
+            cand prune 'Remove layers from the cache (always removes damaged or unreferenced files)'
+        }
+        &'imgbuild;cache;info'= {
+            cand --cache-dir 'imgbuild''s cache directory; the layer cache is its layers/ [default: $XDG_CACHE_HOME/imgbuild]'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --json 'Print a JSON object instead of text'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'imgbuild;cache;prune'= {
+            cand --max-size 'Remove least recently used layers until the cache holds at most SIZE (500M, 10GiB)'
+            cand --older-than 'Remove layers not used for this long (30m, 12h, 7d, 2w)'
+            cand --cache-dir 'imgbuild''s cache directory; the layer cache is its layers/ [default: $XDG_CACHE_HOME/imgbuild]'
+            cand --color 'When to use colors on stderr'
+            cand --progress 'How to show progress on stderr'
+            cand --all 'Remove every cached layer'
+            cand --json 'Print a JSON object instead of text'
+            cand -q 'Print nothing but errors and the result on stdout'
+            cand --quiet 'Print nothing but errors and the result on stdout'
+            cand -v 'List ignored paths and why, and per-stage timings'
+            cand --verbose 'List ignored paths and why, and per-stage timings'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'imgbuild;help'= {
             cand build 'Build an image from a directory'
             cand inspect 'Show what is inside an image on disk'
@@ -208,6 +254,7 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand completions 'Print a shell completion script'
             cand login 'Store credentials for a registry (they are checked on first use, not now)'
             cand logout 'Remove the stored credentials for a registry'
+            cand cache 'Show or prune the local layer cache'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imgbuild;help;build'= {
@@ -223,6 +270,14 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
         &'imgbuild;help;login'= {
         }
         &'imgbuild;help;logout'= {
+        }
+        &'imgbuild;help;cache'= {
+            cand info 'Show the layer cache''s directory, entries, size and last use'
+            cand prune 'Remove layers from the cache (always removes damaged or unreferenced files)'
+        }
+        &'imgbuild;help;cache;info'= {
+        }
+        &'imgbuild;help;cache;prune'= {
         }
         &'imgbuild;help;help'= {
         }

@@ -62,6 +62,7 @@ pub mod layer; // tar headers and the one-pass layer writer; reading layers back
 pub mod compress; // gzip (parallel, reproducible), zstd, none
 pub mod digest; // sha256 while streaming, verifying readers
 pub mod store; // the content-addressed blob store
+pub mod cache; // the local layer cache: built layers reused by a key of their inputs
 pub mod image; // config, manifest, index; image sources; base images; copy and verify
 pub mod sink; // destinations: archive file, stream, layout directory
 pub mod build; // the build pipeline: prepare, build, BuiltImage
@@ -115,6 +116,7 @@ pub fn run(cli: &Cli, printer: &Printer, cancel: &Cancel) -> Result<()> {
         Command::Completions(args) => commands::completions::run(args, printer),
         Command::Login(args) => commands::login::run_login(args, printer, cancel),
         Command::Logout(args) => commands::login::run_logout(args, printer),
+        Command::Cache(args) => commands::cache::run(args, printer),
     };
     result.map_err(Error::from)
 }
@@ -135,7 +137,7 @@ pub fn stdout_is_image(cli: &Cli) -> bool {
             None => !args.push,
         },
         Command::Inspect(_) | Command::Completions(_) | Command::Push(_) => false,
-        Command::Login(_) | Command::Logout(_) => false,
+        Command::Login(_) | Command::Logout(_) | Command::Cache(_) => false,
         Command::Export(args) => args.output.as_os_str() == "-",
     }
 }

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod build;
+mod cache;
 mod registry;
 
 use self::build::BUILD_EXAMPLES;
 pub use self::build::{BuildArgs, CompressionChoice, OutputFormat};
+use self::cache::CACHE_HELP;
+pub use self::cache::{CacheArgs, CacheCommand, CacheDirArg, CacheInfoArgs, CachePruneArgs};
 use self::registry::PUSH_EXAMPLES;
 pub use self::registry::{PushArgs, RegistryArgs};
 
@@ -110,6 +113,9 @@ pub enum Command {
     /// Remove the stored credentials for a registry
     #[command(after_help = LOGOUT_HELP)]
     Logout(LogoutArgs),
+    /// Show or prune the local layer cache
+    #[command(after_help = CACHE_HELP, disable_help_subcommand = true)]
+    Cache(CacheArgs),
 }
 
 const LOGIN_HELP: &str = "\

@@ -2,6 +2,7 @@
 //! reports the result through the `Printer`.
 
 pub mod build;
+pub mod cache;
 pub mod completions;
 pub mod export;
 pub mod inspect;
