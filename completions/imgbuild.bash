@@ -111,7 +111,7 @@ _imgbuild() {
             return 0
             ;;
         imgbuild__subcmd__build)
-            opts="-o -t -q -v -h -V --output --format --platform --base --tag --env --label --annotation --entrypoint --cmd --workdir --user --env-file --label-file --stop-signal --volume --expose --prefix --chown --normalize-modes --compression --compression-level --no-ignore --ignore-file --source-date-epoch --check-reproducible --json --json-file --metadata-file --layer --platform-context --push --insecure-registry --tls-verify --ca-cert --creds --authfile --cache-dir --quiet --verbose --color --progress --help --version"
+            opts="-o -t -q -v -h -V --output --format --platform --base --tag --env --label --annotation --entrypoint --cmd --workdir --user --env-file --label-file --stop-signal --volume --expose --prefix --chown --normalize-modes --compression --compression-level --no-ignore --ignore-file --source-date-epoch --check-reproducible --json --json-file --metadata-file --layer --no-cache --cache-max-size --platform-context --push --insecure-registry --tls-verify --ca-cert --creds --authfile --cache-dir --quiet --verbose --color --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +226,10 @@ _imgbuild() {
                     return 0
                     ;;
                 --layer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

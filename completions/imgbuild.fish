@@ -71,6 +71,7 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ignore-file 
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l source-date-epoch -d 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l metadata-file -l json-file -d 'Also write the --json document to this file (replaced atomically), whatever goes to stdout; buildx calls it --metadata-file' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l layer -d 'Put the entries this .dockerignore-style pattern matches (e.g. \'node_modules/**\') in a layer of their own (repeatable: one layer each, in order, below the rest)' -r
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l cache-max-size -d 'Evict least recently used cached layers past this size (e.g. 10GiB, 500M)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l platform-context -d 'Add DIR\'s tree as one more layer on top, in PLATFORM\'s image only (repeatable)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l insecure-registry -d 'Allow plain HTTP for this registry HOST[:PORT] when it does not speak HTTPS (repeatable; localhost and 127.0.0.0/8 always may)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l tls-verify -d 'Verify registries\' TLS certificates (--tls-verify=false accepts any, with a warning)' -r -f -a "true\t''
@@ -78,7 +79,7 @@ false\t''"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l cache-dir -d 'Where pulled blobs and built layers (in layers/) are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -89,6 +90,7 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l normalize-mo
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-ignore -d 'Include everything: .gitignore files apply by default (unlike Docker, so what git leaves out stays out), as do .dockerignore and --ignore-file; .git is still left out'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l check-reproducible -d 'Build the image a second time (walking and reading the tree again) and fail, writing nothing, unless every blob is byte-identical; names the first blob and tar entry that differ'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l json -d 'Print a JSON document describing the image instead of the digest'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l no-cache -d 'Build every layer from the files, neither reusing nor storing cached layers'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l push -d 'Push the image to every -t HOST/REPO:TAG (with -o, also write the file)'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s q -l quiet -d 'Print nothing but errors and the result on stdout'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s v -l verbose -d 'List ignored paths and why, and per-stage timings'
@@ -105,7 +107,7 @@ false\t''"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l cache-dir -d 'Where pulled blobs and built layers (in layers/) are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand inspect" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -133,7 +135,7 @@ false\t''"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l cache-dir -d 'Where pulled blobs and built layers (in layers/) are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand export" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"
@@ -151,7 +153,7 @@ false\t''"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l ca-cert -d 'Trust this CA certificate (PEM) for registries, besides the system\'s (repeatable)' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l creds -d 'Registry credentials USER:PASS, or USER with the password in IMGBUILD_REGISTRY_PASSWORD' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l authfile -d 'Read registry credentials from this auth file (docker config.json or podman auth.json)' -r -F
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l cache-dir -d 'Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l cache-dir -d 'Where pulled blobs and built layers (in layers/) are cached [default: $XDG_CACHE_HOME/imgbuild]' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand push" -l color -d 'When to use colors on stderr' -r -f -a "auto\t'Color when stderr is a terminal and NO_COLOR is unset'
 always\t'Always color'
 never\t'Never color'"

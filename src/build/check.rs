@@ -68,8 +68,10 @@ pub(super) fn check(
         split: &split,
         platform_trees: &trees,
         skip_dirs: again.skip_dirs,
+        cache: None,
+        build_start: std::time::SystemTime::now(),
     };
-    let layers = put_layers(opts, &plan, true, &mut dest, &NoProgress, cancel)
+    let (layers, _) = put_layers(opts, &plan, true, &mut dest, &NoProgress, cancel)
         .context("building the layers a second time")?;
     // Base layers are copied and verified again too: the second build is a whole build.
     let mut copied = base::Verified::new(Limits::from_env()?);
@@ -215,6 +217,7 @@ mod tests {
                 entries,
                 pattern: None,
                 platform: None,
+                cached: false,
             }],
             built: Vec::new(),
             top,

@@ -12,6 +12,7 @@
 //!           → index (several platforms) → [second build and comparison] → commit
 //! ```
 
+mod cached;
 mod check;
 mod layers;
 mod pipeline;
@@ -58,6 +59,9 @@ pub struct Prepared<'d> {
     skip_dirs: HashSet<Vec<u8>>,
     warnings: Vec<String>,
     walk_ms: u64,
+    /// Taken before the walk: the layer cache's racy-timestamp rule measures from it.
+    build_start: std::time::SystemTime,
+    cache: Option<crate::cache::LayerCache>,
 }
 
 /// One platform's image in a [`BuiltImage`].
@@ -99,6 +103,8 @@ pub struct BuiltLayer {
     pub platform: Option<Platform>,
     /// Its history comment in the image config.
     pub comment: String,
+    /// Whether it came from the layer cache (none of its files were read).
+    pub cached: bool,
 }
 
 impl From<&MadeLayer> for BuiltLayer {
@@ -108,6 +114,7 @@ impl From<&MadeLayer> for BuiltLayer {
             pattern: l.pattern.clone(),
             platform: l.platform.clone(),
             comment: l.comment(),
+            cached: l.cached,
         }
     }
 }
@@ -220,7 +227,9 @@ fn prepare_inner<'d>(
     let targets = targets(opts, base.as_ref())?;
     let verified = base::Verified::new(Limits::from_env()?);
 
+    let cache = open_cache(opts, &mut warnings);
     progress.stage(Stage::Walking, None);
+    let build_start = std::time::SystemTime::now();
     let walk_started = Instant::now();
     let ctx = context::walk(&opts.context, &opts.ignore, cancel)
         .with_context(|| format!("walking build context '{}'", opts.context_arg.display()))?;
@@ -252,7 +261,22 @@ fn prepare_inner<'d>(
         skip_dirs,
         warnings,
         walk_ms,
+        build_start,
+        cache,
     })
+}
+
+/// The layer cache of `opts`, if any; one that cannot be opened is a warning, and the
+/// build goes on without it. `--check-reproducible` builds every layer from the files.
+fn open_cache(opts: &BuildOptions, warnings: &mut Vec<String>) -> Option<crate::cache::LayerCache> {
+    let c = opts.cache.as_ref().filter(|_| !opts.check_reproducible)?;
+    match crate::cache::LayerCache::open(&c.dir, c.max_size) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            warnings.push(format!("the layer cache is not used ({e:#})"));
+            None
+        }
+    }
 }
 
 /// Walk each `--platform-context` directory, with the context's ignore options; each
@@ -350,8 +374,12 @@ impl Prepared<'_> {
             split: &self.split,
             platform_trees: &self.platform_trees,
             skip_dirs: &self.skip_dirs,
+            cache: self.cache.as_ref(),
+            build_start: self.build_start,
         };
-        let mut made = put_layers(opts, &plan, check, self.dest.as_mut(), progress, cancel)?;
+        let (mut made, cache_warnings) =
+            put_layers(opts, &plan, check, self.dest.as_mut(), progress, cancel)?;
+        self.warnings.extend(cache_warnings);
         let layer_ms = layer_started.elapsed().as_millis() as u64;
 
         progress.stage(Stage::WritingImage, None);

@@ -224,6 +224,19 @@ pub struct BuildArgs {
     #[arg(help_heading = "Layer content", long = "layer", value_name = "PATTERN")]
     pub layers: Vec<String>,
 
+    /// Build every layer from the files, neither reusing nor storing cached layers
+    #[arg(help_heading = "Layer content", long)]
+    pub no_cache: bool,
+
+    /// Evict least recently used cached layers past this size (e.g. 10GiB, 500M)
+    #[arg(
+        help_heading = "Layer content",
+        long,
+        value_name = "SIZE",
+        default_value = "10GiB"
+    )]
+    pub cache_max_size: String,
+
     /// Add DIR's tree as one more layer on top, in PLATFORM's image only (repeatable)
     #[arg(
         help_heading = "Platforms and base",

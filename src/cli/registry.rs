@@ -35,7 +35,8 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "PATH")]
     pub authfile: Option<PathBuf>,
 
-    /// Where pulled blobs are cached [default: $XDG_CACHE_HOME/imgbuild]
+    /// Where pulled blobs and built layers (in layers/) are cached [default:
+    /// $XDG_CACHE_HOME/imgbuild]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 }

@@ -85,6 +85,29 @@ pub fn encode_entry(entry: &ContextEntry, opts: &HeaderOptions, out: &mut Vec<u8
     encode(&raw, out)
 }
 
+/// The header of a directory that is not in the context (the parents of `--prefix`).
+pub fn encode_dir(
+    path: &[u8],
+    mode: u32,
+    mtime: u64,
+    owner: (u64, u64),
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    encode(
+        &RawEntry {
+            path,
+            is_dir: true,
+            ty: EntryType::Directory,
+            link: None,
+            size: 0,
+            mode,
+            mtime,
+            owner,
+        },
+        out,
+    )
+}
+
 /// A header's fields, before encoding.
 #[derive(Debug, Clone)]
 pub struct RawEntry<'a> {

@@ -11,9 +11,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use oci_spec::image::MediaType;
 use sha2::{Digest as _, Sha256};
-use tar::EntryType;
 
-use super::header::{self, HeaderOptions, RawEntry};
+use super::header::{self, HeaderOptions};
 use crate::cancel::Cancel;
 use crate::compress::{Algorithm, Compression, Encoder};
 use crate::context::{ContextEntry, EntryKind, walk::host_path};
@@ -52,6 +51,8 @@ pub struct LayerWriter<W: Write> {
     log: Option<EntryLog>,
     /// Checked before every entry and between chunks of a file.
     cancel: Cancel,
+    /// While `append_hashed` copies a file: the sha256 of its content.
+    content: Option<Sha256>,
 }
 
 /// One tar entry of a layer: its path and the sha256 of all its bytes in the tar (headers,
@@ -111,6 +112,7 @@ impl<W: Write> LayerWriter<W> {
             copy_buf: vec![0; COPY_CHUNK],
             log: None,
             cancel,
+            content: None,
         })
     }
 
@@ -158,21 +160,26 @@ impl<W: Write> LayerWriter<W> {
         owner: (u64, u64),
     ) -> Result<()> {
         self.header_buf.clear();
-        header::encode(
-            &RawEntry {
-                path,
-                is_dir: true,
-                ty: EntryType::Directory,
-                link: None,
-                size: 0,
-                mode,
-                mtime,
-                owner,
-            },
-            &mut self.header_buf,
-        )?;
+        header::encode_dir(path, mode, mtime, owner, &mut self.header_buf)?;
         self.start_entry(path);
         Self::emit(&mut self.out, &mut self.log, &self.header_buf)
+    }
+
+    /// `append` for a regular file, also returning the sha256 of its content, hashed from
+    /// the same read that put it in the layer (the layer cache records it for files whose
+    /// timestamps are too recent to trust).
+    pub fn append_hashed(
+        &mut self,
+        root: &Path,
+        entry: &ContextEntry,
+        opts: &HeaderOptions,
+        progress: &dyn Progress,
+    ) -> Result<Sha256Sum> {
+        self.content = Some(Sha256::new());
+        let appended = self.append(root, entry, opts, progress);
+        let hash = self.content.take();
+        appended?;
+        Ok(Sha256Sum::from_hasher(hash.unwrap_or_default()))
     }
 
     /// Append one context entry; regular files are read from under `root`.
@@ -231,6 +238,9 @@ impl<W: Write> LayerWriter<W> {
                 }
             };
             Self::emit(&mut self.out, &mut self.log, &self.copy_buf[..n])?;
+            if let Some(h) = &mut self.content {
+                h.update(&self.copy_buf[..n]);
+            }
             left -= n as u64;
             progress.advance(n as u64, 0);
         }

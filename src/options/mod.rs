@@ -54,6 +54,9 @@ pub struct BuildOptions {
     pub layers: Vec<LayerPattern>,
     /// `--platform-context`: one more layer on top for a platform's image.
     pub platform_contexts: Vec<PlatformContext>,
+    /// The layer cache (`None`: every layer is built from the files and nothing is kept;
+    /// the command line uses `<cache-dir>/layers` unless `--no-cache`).
+    pub cache: Option<CacheOptions>,
     /// Which ignore rules apply, and where the output sits inside the context.
     pub ignore: IgnoreOptions,
     /// `SOURCE_DATE_EPOCH` / `--source-date-epoch`, when given.
@@ -100,6 +103,7 @@ impl BuildOptions {
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             layers: Vec::new(),
             platform_contexts: Vec::new(),
+            cache: None,
             ignore: IgnoreOptions::default(),
             source_date_epoch: None,
             check_reproducible: false,
@@ -177,6 +181,7 @@ impl BuildOptions {
                 &platforms,
                 !args.platform.is_empty(),
             )?,
+            cache: None,
             ignore: IgnoreOptions {
                 no_ignore: args.no_ignore,
                 extra,
@@ -188,6 +193,15 @@ impl BuildOptions {
         };
         Ok((options, target.map(|target| Output { format, target })))
     }
+}
+
+/// Where the layer cache is and how large it may grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheOptions {
+    /// The cache's directory (`<cache-dir>/layers`).
+    pub dir: PathBuf,
+    /// Least recently used layers are evicted past this many bytes of blobs.
+    pub max_size: u64,
 }
 
 /// The output `imgbuild build`'s flags name: open it with [`crate::sink::open`].

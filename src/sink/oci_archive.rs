@@ -292,6 +292,10 @@ fn write_dirs<W: Write>(out: &mut W, mtime: u64) -> Result<()> {
 /// returns a writer positioned where the layer's bytes go.
 fn begin_in_place(file: &File, mtime: u64) -> Result<File> {
     let mut f = file.try_clone()?;
+    // From the start, whatever an earlier attempt left (a stale cached layer is given up
+    // half-way and the layer built instead).
+    f.seek(io::SeekFrom::Start(0))?;
+    f.set_len(0)?;
     write_dirs(&mut f, mtime)?;
     debug_assert_eq!(f.stream_position()?, LAYER_HEADER_AT);
     f.write_all(&[0u8; 512])?;

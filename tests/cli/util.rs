@@ -139,8 +139,13 @@ impl TestContext {
 /// The binary with a clean environment (PATH only), in `dir`.
 pub fn imgbuild_cmd(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imgbuild"));
+    // The layer cache of tests stays in the target directory, not the user's cache.
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(
+            "XDG_CACHE_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"),
+        )
         .current_dir(dir);
     c
 }

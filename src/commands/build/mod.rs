@@ -16,7 +16,7 @@ use crate::cancel::Cancel;
 use crate::cli::BuildArgs;
 use crate::commands::{push_target, registry_session};
 use crate::error::{Error, escape_bytes};
-use crate::options::{BuildOptions, Output};
+use crate::options::{BuildOptions, CacheOptions, Output};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::registry::dest::{PushLog, Pushed, RegistryDest};
@@ -43,6 +43,19 @@ pub fn run(
     )?;
     let registry = registry_session(&args.registry)?;
     opts.registry = Some(registry.options().clone());
+    if !args.no_cache {
+        let max_size = crate::cache::parse_size(&args.cache_max_size).map_err(|e| {
+            crate::error::UsageError::new(format!(
+                "invalid --cache-max-size '{}': {e}",
+                args.cache_max_size
+            ))
+            .with_hint("give a size such as 10GiB, 500M or 0 (keep nothing)")
+        })?;
+        opts.cache = Some(CacheOptions {
+            dir: crate::cache::layers_dir(&registry.options().cache_dir),
+            max_size,
+        });
+    }
     let to_stdout = matches!(&output, Some(o) if o.target == Target::Stdout);
     let (dest, log) = destination(args, &opts, output, &registry, progress, cancel)?;
     let prepared = build::prepare(&opts, dest, progress, cancel).map_err(Error::into_anyhow)?;
@@ -81,7 +94,12 @@ pub fn run(
     if opts.check_reproducible {
         printer.status("Checking", "reproducibility: the image is built twice");
     }
+    let warned = prepared.warnings().len();
     let built = prepared.build(progress).map_err(Error::into_anyhow)?;
+    // Warnings from the build itself (the layer cache's) come after those of prepare.
+    for w in built.warnings.iter().skip(warned) {
+        printer.warn(w);
+    }
     progress.finish();
     let pushed = log.map(|l| l.pushed()).unwrap_or_default();
     if let Some(path) = &args.metadata_file {
@@ -213,5 +231,15 @@ fn layers_summary(built: &BuiltImage, opts: &BuildOptions) -> String {
         0 | 1 => "layer".to_owned(),
         n => format!("{n} layers"),
     };
-    format!("{count} {} {}", opts.compression.name(), human_bytes(total))
+    let cached = built.layers.iter().filter(|l| l.cached).count();
+    let from_cache = match (cached, built.layers.len()) {
+        (0, _) => String::new(),
+        (1, 1) => ", from the cache".to_owned(),
+        (n, _) => format!(", {n} from the cache"),
+    };
+    format!(
+        "{count} {} {}{from_cache}",
+        opts.compression.name(),
+        human_bytes(total)
+    )
 }

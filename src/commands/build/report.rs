@@ -62,6 +62,8 @@ pub struct LayersEntry {
     pub platform: Option<String>,
     /// Its history comment in the config.
     pub comment: String,
+    /// Whether its blob came from the layer cache.
+    pub cached: bool,
 }
 
 impl LayerReport {
@@ -147,6 +149,7 @@ impl BuildReport {
                     pattern: l.pattern.clone(),
                     platform: l.platform.as_ref().map(ToString::to_string),
                     comment: l.comment.clone(),
+                    cached: l.cached,
                 })
                 .collect(),
             base: b.base.as_ref().map(|base| BaseReport {
