@@ -3,10 +3,13 @@
 # deterministically. Prints medians of wall time, their ratio to the baseline of the same run,
 # and peak RSS (GNU time). Not part of `cargo test`.
 #
-#   scripts/bench.sh [--runs N] [--trees "m100 m1g small"] [--dir DIR]
+#   scripts/bench.sh [--runs N] [--trees "m100 m1g small rebuild"] [--dir DIR]
 #
 # Trees: m100 = 100 MB mixed; m1g = 1 GB mixed (768 MB of files + one 256 MB incompressible
 # file); m4g = 4 GB mixed (for the flat-memory check); small = 60,000 small files in deep dirs.
+# rebuild = the layer cache (#13): a 1 GB tree, deps/ (950 MB) and app/ (50 MB), built with
+# --layer 'deps/**' from an empty cache, then again with one app file changed, then again
+# with nothing changed; ratios are to the first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +49,8 @@ gen() {
     m100) python3 scripts/gen_tree.py mixed "$dir/$name.tmp" 100 ;;
     m1g) python3 scripts/gen_tree.py mixed "$dir/$name.tmp" 768 256 ;;
     m4g) python3 scripts/gen_tree.py mixed "$dir/$name.tmp" 3072 1024 ;;
+    r1g) python3 scripts/gen_tree.py mixed "$dir/$name.tmp/deps" 950 &&
+      python3 scripts/gen_tree.py mixed "$dir/$name.tmp/app" 50 ;;
     small) python3 scripts/gen_tree.py small "$dir/$name.tmp" 60000 ;;
     *) echo "bench: unknown tree $name" >&2; exit 2 ;;
   esac
@@ -68,8 +73,29 @@ measure() {
   echo "$median $rss"
 }
 
+# The layer cache: a first build, one app file changed, nothing changed.
+rebuild() {
+  gen r1g
+  local src="$dir/r1g" cache="$dir/rcache" app_file
+  app_file=$(find "$src/app" -type f | sort | head -1)
+  local img="$bin build $src -o $dir/out.tar -q --layer 'deps/**' --cache-dir $cache"
+  local first changed same rss
+  read -r first rss < <(measure "rm -rf $cache && $img")
+  printf '%-6s %-42s %9s %7s %9.1f\n' rebuild "first build, empty cache (gzip)" "$first" 1.00 "$(echo "$rss/1024" | bc -l)"
+  bash -c "$img" >/dev/null
+  # One app file rewritten (new content, same size) before each run.
+  printf '%s\n' 'import sys' 'p = sys.argv[1]' 'b = bytearray(open(p, "rb").read())' \
+    'b[0] ^= 1' 'open(p, "wb").write(b)' > "$dir/flip.py"
+  read -r changed rss < <(measure "python3 $dir/flip.py $app_file && $img")
+  printf '%-6s %-42s %9s %7s %9.1f\n' rebuild "one app file changed" "$changed" "$(awk -v a="$changed" -v b="$first" 'BEGIN{printf "%.3f", a/b}')" "$(echo "$rss/1024" | bc -l)"
+  read -r same rss < <(measure "$img")
+  printf '%-6s %-42s %9s %7s %9.1f\n' rebuild "nothing changed" "$same" "$(awk -v a="$same" -v b="$first" 'BEGIN{printf "%.3f", a/b}')" "$(echo "$rss/1024" | bc -l)"
+  rm -rf "$cache"
+}
+
 printf '%-6s %-42s %9s %7s %9s %11s\n' tree command median_s ratio rss_MiB out_MiB
 for tree in $trees; do
+  if [ "$tree" = rebuild ]; then rebuild; continue; fi
   gen "$tree"
   src="$dir/$tree"
   # Peers, when installed, each from empty storage: umoci (unpack an empty image, copy the
@@ -94,13 +120,14 @@ for tree in $trees; do
     esac
     printf '%-6s %-42s %9s %7s %9.1f %11.1f\n' "$tree" "$label" "$secs" "$ratio" "$(echo "$rss/1024" | bc -l)" "$(echo "$out/1048576" | bc -l)"
   done <<EOF2
-base-none#tar | sha256sum#tar -cf - -C $src . | tee >(wc -c > $dir/size.txt) | sha256sum
-none-img#imgbuild --compression none#$bin build $src -o $dir/out.tar -q --compression none
+base-none#tar | openssl dgst -sha256 (SHA-NI)#tar -cf - -C $src . | tee >(wc -c > $dir/size.txt) | openssl dgst -sha256
+none-sum#tar | sha256sum#tar -cf - -C $src . | sha256sum
+none-img#imgbuild --compression none#$bin build $src -o $dir/out.tar -q --compression none --no-cache
 base-gzip#tar | pigz -p2 -6 | sha256sum (both hashes)#tar -cf - -C $src . | tee >(sha256sum >/dev/null) | pigz -p2 -6 | tee >(wc -c > $dir/size.txt) | sha256sum
 gzip-gz1#tar | gzip -6 | sha256sum#tar -cf - -C $src . | gzip -6 | tee >(wc -c > $dir/size.txt) | sha256sum
-gzip-img#imgbuild (gzip -6, default)#$bin build $src -o $dir/out.tar -q
+gzip-img#imgbuild (gzip -6, default)#$bin build $src -o $dir/out.tar -q --no-cache
 base-zstd#tar | zstd -T2 -3 | sha256sum (both hashes)#tar -cf - -C $src . | tee >(sha256sum >/dev/null) | zstd -q -T2 -3 | tee >(wc -c > $dir/size.txt) | sha256sum
-zstd-img#imgbuild --compression zstd#$bin build $src -o $dir/out.tar -q --compression zstd
+zstd-img#imgbuild --compression zstd#$bin build $src -o $dir/out.tar -q --compression zstd --no-cache
 $peers
 EOF2
   unset base
