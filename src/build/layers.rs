@@ -17,6 +17,7 @@ use crate::cancel::Cancel;
 use crate::context::split::Split;
 use crate::context::{Context, ContextEntry, EntryKind};
 use crate::image::Platform;
+use crate::layer::prefetch::Prefetch;
 use crate::layer::{EntryDigest, LayerDescriptor, LayerWriter};
 use crate::options::BuildOptions;
 use crate::progress::Progress;
@@ -241,20 +242,36 @@ fn write_layer(
     for d in prefix_dirs(opts, input.skip_dirs)? {
         writer.append_synthetic_dir(&d.path, d.mode, d.mtime, d.owner)?;
     }
-    for entry in input.iter() {
-        let entry = entry?;
-        match &mut racy {
-            Some((is_racy, found)) if entry.kind == EntryKind::File && is_racy(entry) => {
-                let content = writer.append_hashed(input.root, entry, header, progress)?;
+    let entries: Vec<&ContextEntry> = input.iter().collect::<Result<_>>()?;
+    let files: Vec<&ContextEntry> = entries
+        .iter()
+        .copied()
+        .filter(|e| e.kind == EntryKind::File)
+        .collect();
+    std::thread::scope(|scope| -> Result<()> {
+        // File contents are read one step ahead, on a thread of their own.
+        let mut source = Prefetch::spawn(scope, input.root, files, cancel.clone());
+        for entry in &entries {
+            let hashed = match &racy {
+                Some((is_racy, _)) => entry.kind == EntryKind::File && is_racy(entry),
+                None => false,
+            };
+            if hashed {
+                writer.hash_next_content();
+            }
+            writer.append_from(&mut source, entry, header, progress)?;
+            if let (true, Some((_, found))) = (hashed, &mut racy) {
                 found.push(RacyFile {
                     rel_path: entry.rel_path.clone(),
                     size: entry.size,
-                    content,
+                    content: writer
+                        .take_content_digest()
+                        .context("a racy file's content was not hashed")?,
                 });
             }
-            _ => writer.append(input.root, entry, header, progress)?,
         }
-    }
+        Ok(())
+    })?;
     let entries = writer.entry_digests();
     let (_, layer) = writer.finish()?;
     Ok((layer, entries))

@@ -5,6 +5,7 @@
 
 pub mod header;
 pub mod parse;
+pub mod prefetch;
 pub mod reader;
 pub mod writer;
 

@@ -13,6 +13,7 @@ use oci_spec::image::MediaType;
 use sha2::{Digest as _, Sha256};
 
 use super::header::{self, HeaderOptions};
+use super::prefetch::{Piece, Prefetch};
 use crate::cancel::Cancel;
 use crate::compress::{Algorithm, Compression, Encoder};
 use crate::context::{ContextEntry, EntryKind, walk::host_path};
@@ -165,21 +166,62 @@ impl<W: Write> LayerWriter<W> {
         Self::emit(&mut self.out, &mut self.log, &self.header_buf)
     }
 
-    /// `append` for a regular file, also returning the sha256 of its content, hashed from
-    /// the same read that put it in the layer (the layer cache records it for files whose
-    /// timestamps are too recent to trust).
-    pub fn append_hashed(
+    /// Hash the content of the next file appended, for [`LayerWriter::take_content_digest`]
+    /// (the layer cache records it for files whose timestamps are too recent to trust).
+    pub fn hash_next_content(&mut self) {
+        self.content = Some(Sha256::new());
+    }
+
+    /// The sha256 of the content of the file appended since `hash_next_content`.
+    pub fn take_content_digest(&mut self) -> Option<Sha256Sum> {
+        self.content.take().map(Sha256Sum::from_hasher)
+    }
+
+    /// `append`, with a regular file's content from `source` (read ahead, and checked there
+    /// as `append` checks it) instead of opened here.
+    pub fn append_from(
         &mut self,
-        root: &Path,
+        source: &mut Prefetch,
         entry: &ContextEntry,
         opts: &HeaderOptions,
         progress: &dyn Progress,
-    ) -> Result<Sha256Sum> {
-        self.content = Some(Sha256::new());
-        let appended = self.append(root, entry, opts, progress);
-        let hash = self.content.take();
-        appended?;
-        Ok(Sha256Sum::from_hasher(hash.unwrap_or_default()))
+    ) -> Result<()> {
+        self.cancel.check()?;
+        self.header_buf.clear();
+        header::encode_entry(entry, opts, &mut self.header_buf)
+            .with_context(|| format!("adding '{}' to the layer", entry.display_path()))?;
+        self.start_entry(&entry.rel_path);
+        Self::emit(&mut self.out, &mut self.log, &self.header_buf)?;
+        if entry.kind != EntryKind::File {
+            return Ok(());
+        }
+        let (out, log, content, cancel) = (
+            &mut self.out,
+            &mut self.log,
+            &mut self.content,
+            &self.cancel,
+        );
+        let mut copied = 0u64;
+        while source.next(&mut |piece| {
+            let Piece::Data(bytes) = piece else {
+                return Ok(());
+            };
+            cancel.check()?;
+            Self::emit(out, log, bytes)?;
+            if let Some(h) = content.as_mut() {
+                h.update(bytes);
+            }
+            copied += bytes.len() as u64;
+            progress.advance(bytes.len() as u64, 0);
+            Ok(())
+        })? {}
+        if copied != entry.size {
+            return Err(changed(entry, "its size changed while it was read"));
+        }
+        let pad = header::padding(entry.size);
+        Self::emit(&mut self.out, &mut self.log, &[0u8; 512][..pad])?;
+        progress.advance(0, 1);
+        Ok(())
     }
 
     /// Append one context entry; regular files are read from under `root`.
@@ -287,7 +329,7 @@ impl<W: Write> LayerWriter<W> {
     }
 }
 
-fn changed(entry: &ContextEntry, what: &'static str) -> anyhow::Error {
+pub(super) fn changed(entry: &ContextEntry, what: &'static str) -> anyhow::Error {
     FileChanged {
         path: entry.display_path(),
         what,
@@ -297,7 +339,7 @@ fn changed(entry: &ContextEntry, what: &'static str) -> anyhow::Error {
 
 /// Open a regular file without following a symlink or blocking on a fifo, and make sure it
 /// is still the file the walk saw.
-fn open_checked(path: &Path, entry: &ContextEntry) -> Result<File> {
+pub(super) fn open_checked(path: &Path, entry: &ContextEntry) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)

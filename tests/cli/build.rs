@@ -495,6 +495,7 @@ struct LayersEntry {
     pattern: Option<String>,
     platform: Option<String>,
     comment: String,
+    cached: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -560,6 +561,7 @@ fn json_report_schema_is_locked_and_true() {
     assert_eq!(only.media_type, r.layer.media_type);
     assert_eq!((&only.pattern, &only.platform), (&None, &None));
     assert_eq!(only.comment, "context directory layer");
+    assert!(!only.cached, "a first build reads its files");
     assert_eq!(r.tags, ["app:1"]);
     assert!(r.base.is_none());
     assert!(r.manifests[0].base_digest.is_none());

@@ -71,6 +71,7 @@ fn issue_13_cache_info_on_a_missing_cache_is_empty_and_creates_nothing() {
         );
     imgbuild_cmd(tmp.path())
         .args(["cache", "info"])
+        .env_remove("XDG_CACHE_HOME")
         .env("HOME", tmp.path().join("home"))
         .assert()
         .success()

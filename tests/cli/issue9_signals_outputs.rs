@@ -249,6 +249,7 @@ fn run_case(c: &Case) {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TMPDIR", &tmp)
+        .env("XDG_CACHE_HOME", t.path().join("cache"))
         .current_dir(t.path())
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
@@ -353,6 +354,16 @@ fn run_case(c: &Case) {
         (tree_of(&out), tree_of(&tmp)),
         before,
         "{}: only what existed before may remain in out/ and TMPDIR\n{text}",
+        c.name
+    );
+    // The layer cache may keep what it had stored, never a temporary file.
+    let cache_temps: Vec<String> = tree_of(&t.path().join("cache"))
+        .into_iter()
+        .filter(|p| p.contains(".imgbuild-"))
+        .collect();
+    assert!(
+        cache_temps.is_empty(),
+        "{}: left in the cache: {cache_temps:?}",
         c.name
     );
     assert_eq!(status.code(), Some(c.code), "{}:\n{text}", c.name);
