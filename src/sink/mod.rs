@@ -6,6 +6,7 @@
 //! target untouched.
 
 pub mod docker_archive;
+pub mod docker_save;
 pub mod layout_dir;
 pub mod oci_archive;
 pub mod output;
@@ -31,8 +32,12 @@ pub enum Format {
     OciArchive,
     /// An OCI image layout directory.
     OciDir,
-    /// An OCI archive holding exactly one image, for `docker load` (see `docker_archive`).
+    /// An OCI archive holding exactly one image, for `docker load` (see `docker_archive`):
+    /// what `export --format docker-archive` writes.
     DockerArchive,
+    /// A classic `docker save` archive, uncompressed `<id>/layer.tar` layers (see
+    /// `docker_save`): what `build --format docker-archive` writes.
+    DockerSave,
 }
 
 impl Format {
@@ -41,7 +46,7 @@ impl Format {
         match self {
             Format::OciArchive => "oci-archive",
             Format::OciDir => "oci-dir",
-            Format::DockerArchive => "docker-archive",
+            Format::DockerArchive | Format::DockerSave => "docker-archive",
         }
     }
 }
@@ -192,6 +197,12 @@ fn open_inner(
                     Box::new(oci_archive::ArchiveFile::new(out, docker, mtime)?)
                 }
             })
+        }
+        (Format::DockerSave, target) => {
+            let hint =
+                "name a file for the docker archive, or use --format oci-dir for a directory";
+            let out = FileOutput::open(target, hint, cancel)?;
+            Ok(Box::new(docker_save::DockerSave::new(out, mtime)?))
         }
         (Format::OciDir, Target::Path(path)) => Ok(Box::new(layout_dir::LayoutDest::open(path)?)),
     }
