@@ -21,7 +21,7 @@ Examples:
   imgbuild build ./dist -o app.tar --base oci-archive:busybox.tar:busybox:1.36 --prefix /app \\
       --entrypoint /app/server
 
-  # A classic `docker save` archive, for Docker before 25 and go-containerregistry's tarball
+  # A classic docker save archive, for Docker before 25 and go-containerregistry's tarball
   imgbuild build ./dist --format docker-archive -o app-docker.tar -t app:1.4
 
   # An image layout directory (created, or added to when it already is one)
@@ -41,7 +41,7 @@ pub enum OutputFormat {
     OciArchive,
     /// An OCI image layout directory
     OciDir,
-    /// A classic `docker save` archive (uncompressed layer.tar files; one platform)
+    /// A classic docker save archive (uncompressed layer.tar files; one platform)
     DockerArchive,
 }
 
