@@ -68,11 +68,18 @@ fn tar_names(bytes: &[u8]) -> Vec<String> {
 
 /// Check everything the classic form promises and return (manifest.json entry, config).
 fn check_docker_save(path: &Path, layers: usize) -> (Value, Value) {
+    check_save(path, layers, true)
+}
+
+/// As `check_docker_save`; `lead`: the (uncompressed) context layer comes first, then the
+/// rest sorted by name; otherwise all are sorted.
+fn check_save(path: &Path, layers: usize, lead: bool) -> (Value, Value) {
     let all = members(path);
     let names: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
-    let mut sorted = names.clone();
+    let rest = if lead { &names[1..] } else { &names[..] };
+    let mut sorted = rest.to_vec();
     sorted.sort_unstable();
-    assert_eq!(names, sorted, "members are sorted by name");
+    assert_eq!(rest, sorted, "members (after the lead) are sorted by name");
     for m in &all {
         assert_eq!(m.owner, (0, 0), "{} is owned by 0:0", m.name);
         assert_eq!(m.mtime, EPOCH, "{} carries SOURCE_DATE_EPOCH", m.name);
@@ -116,6 +123,10 @@ fn check_docker_save(path: &Path, layers: usize) -> (Value, Value) {
         assert_eq!(v1["id"], json!(id));
         assert_eq!(v1.get("parent").cloned(), parent.clone().map(Value::from));
         parent = Some(id.to_owned());
+    }
+    let last = layer_paths.last().unwrap().as_str().unwrap();
+    if lead {
+        assert_eq!(names[0], last, "the context layer comes first");
     }
     let top: Value =
         serde_json::from_slice(member(&all, &format!("{}/json", parent.unwrap()))).unwrap();
@@ -446,4 +457,30 @@ fn podman_loads_the_archive_and_runs_it_on_a_busybox_base() {
         podman.run_container("app:3"),
         "hello from a docker-save archive\n"
     );
+}
+
+#[test]
+fn a_gzip_layer_from_the_library_is_decompressed_into_the_docker_archive() {
+    use imgbuild::sink::{self, Format, Target};
+    use imgbuild::{Cancel, build, options::BuildOptions, progress::NoProgress};
+    let t = TestContext::new();
+    t.file("a.txt", "from the library\n");
+    let cancel = Cancel::new();
+    let mut opts = BuildOptions::new(&t.ctx(), EPOCH as i64).unwrap();
+    opts.tags.push("lib:1".into());
+    let target = Target::Path(t.out("d.tar"));
+    let dest = sink::open(Format::DockerSave, &target, EPOCH, &cancel).unwrap();
+    let built = build::build(&opts, dest, &NoProgress, &cancel).unwrap();
+    assert_eq!(
+        built.layer.media_type.to_string(),
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    // Compressed, it could not stay in place: moved out, and the members all sorted.
+    let (entry, _) = check_save(&t.out("d.tar"), 1, false);
+    let all = members(&t.out("d.tar"));
+    assert_eq!(
+        tar_names(member(&all, entry["Layers"][0].as_str().unwrap())),
+        ["a.txt"]
+    );
+    assert_eq!(list_dir(&t.root().join("out")), ["d.tar"], "no leftovers");
 }
