@@ -11,7 +11,7 @@
 //! repositories           {"NAME": {"TAG": "<top layer id>"}} (when the image has tags)
 //! ```
 //!
-//! The context layer's `layer.tar` comes first; the other members follow sorted by name,
+//! The `layer.tar` of the first layer put (the context's first layer) comes first; the other members follow sorted by name,
 //! all owned by 0:0 and dated with the archive's mtime, so the same image gives the same
 //! bytes. In an archive file the context layer (uncompressed) is written straight into
 //! place after a reserved header, filled in by `finish` once its id is known, so its bytes

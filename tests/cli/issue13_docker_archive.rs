@@ -68,15 +68,19 @@ fn tar_names(bytes: &[u8]) -> Vec<String> {
 
 /// Check everything the classic form promises and return (manifest.json entry, config).
 fn check_docker_save(path: &Path, layers: usize) -> (Value, Value) {
-    check_save(path, layers, true)
+    check_save(path, layers, Some(layers - 1))
 }
 
-/// As `check_docker_save`; `lead`: the (uncompressed) context layer comes first, then the
-/// rest sorted by name; otherwise all are sorted.
-fn check_save(path: &Path, layers: usize, lead: bool) -> (Value, Value) {
+/// As `check_docker_save`; `lead`: the layer (by index) that comes first (the context's
+/// first, uncompressed, written in place), the rest sorted by name; `None`: all sorted.
+fn check_save(path: &Path, layers: usize, lead: Option<usize>) -> (Value, Value) {
     let all = members(path);
     let names: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
-    let rest = if lead { &names[1..] } else { &names[..] };
+    let rest = if lead.is_some() {
+        &names[1..]
+    } else {
+        &names[..]
+    };
     let mut sorted = rest.to_vec();
     sorted.sort_unstable();
     assert_eq!(rest, sorted, "members (after the lead) are sorted by name");
@@ -124,9 +128,9 @@ fn check_save(path: &Path, layers: usize, lead: bool) -> (Value, Value) {
         assert_eq!(v1.get("parent").cloned(), parent.clone().map(Value::from));
         parent = Some(id.to_owned());
     }
-    let last = layer_paths.last().unwrap().as_str().unwrap();
-    if lead {
-        assert_eq!(names[0], last, "the context layer comes first");
+    if let Some(i) = lead {
+        let first = layer_paths[i].as_str().unwrap();
+        assert_eq!(names[0], first, "the context's first layer comes first");
     }
     let top: Value =
         serde_json::from_slice(member(&all, &format!("{}/json", parent.unwrap()))).unwrap();
@@ -476,11 +480,34 @@ fn a_gzip_layer_from_the_library_is_decompressed_into_the_docker_archive() {
         "application/vnd.oci.image.layer.v1.tar+gzip"
     );
     // Compressed, it could not stay in place: moved out, and the members all sorted.
-    let (entry, _) = check_save(&t.out("d.tar"), 1, false);
+    let (entry, _) = check_save(&t.out("d.tar"), 1, None);
     let all = members(&t.out("d.tar"));
     assert_eq!(
         tar_names(member(&all, entry["Layers"][0].as_str().unwrap())),
         ["a.txt"]
     );
     assert_eq!(list_dir(&t.root().join("out")), ["d.tar"], "no leftovers");
+}
+
+#[test]
+fn layer_patterns_give_one_layer_dir_each_the_first_written_first() {
+    let t = TestContext::new();
+    t.file("vendor/lib.txt", "lib\n")
+        .file("src/main.txt", "main\n");
+    let args = [
+        "--format",
+        "docker-archive",
+        "--layer",
+        "vendor/**",
+        "-t",
+        "l:1",
+    ];
+    t.build_digest("d.tar", &args);
+    let (entry, _) = check_save(&t.out("d.tar"), 2, Some(0));
+    let all = members(&t.out("d.tar"));
+    let layer = |i: usize| tar_names(member(&all, entry["Layers"][i].as_str().unwrap()));
+    assert_eq!(layer(0), ["vendor/", "vendor/lib.txt"]);
+    let top = layer(1);
+    assert!(top.contains(&"src/main.txt".to_owned()), "{top:?}");
+    assert!(!top.contains(&"vendor/lib.txt".to_owned()), "{top:?}");
 }
