@@ -80,8 +80,9 @@ pub struct ImageRecord {
 /// existing target untouched. The implementations here: [`oci_archive::ArchiveFile`] (an
 /// OCI or docker archive file, the context layer compressed straight into it),
 /// [`oci_archive::ArchiveStream`] (an archive into any `Write`: stdout, a pipe, a buffer)
-/// and [`layout_dir::LayoutDest`] (a new or existing layout directory). [`open`] picks one
-/// for a format and a target, as the command line does.
+/// [`layout_dir::LayoutDest`] (a new or existing layout directory) and
+/// [`docker_save::DockerSave`] (a classic `docker save` archive, file or stream). [`open`]
+/// picks one for a format and a target, as the command line does.
 pub trait Destination {
     /// The kind of image written.
     fn format(&self) -> Format;
