@@ -143,9 +143,10 @@ impl BuildOptions {
             (None, None) => None,
         };
         // A docker archive's layers are uncompressed tars: made so, not decompressed later.
-        let default = match docker_save {
-            true => CompressionChoice::None,
-            false => CompressionChoice::Gzip,
+        let default = if docker_save {
+            CompressionChoice::None
+        } else {
+            CompressionChoice::Gzip
         };
         let algorithm = match args.compression.unwrap_or(default) {
             CompressionChoice::Gzip => Algorithm::Gzip,
