@@ -64,7 +64,7 @@ Register-ArgumentCompleter -Native -CommandName 'imgbuild' -ScriptBlock {
             [CompletionResult]::new('--expose', '--expose', [CompletionResultType]::ParameterName, 'Declare a port the container listens on (repeatable)')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Place the context under this absolute path in the image (parents are created)')
             [CompletionResult]::new('--chown', '--chown', [CompletionResultType]::ParameterName, 'Owner of every entry, as numeric UID:GID [default: 0:0]')
-            [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Layer compression')
+            [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Layer compression [default: gzip; none with --format docker-archive]')
             [CompletionResult]::new('--compression-level', '--compression-level', [CompletionResultType]::ParameterName, 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)')
             [CompletionResult]::new('--ignore-file', '--ignore-file', [CompletionResultType]::ParameterName, 'One more file of .dockerignore patterns, applied after the context''s own')
             [CompletionResult]::new('--source-date-epoch', '--source-date-epoch', [CompletionResultType]::ParameterName, 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]')

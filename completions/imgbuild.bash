@@ -126,7 +126,7 @@ _imgbuild() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "oci-archive oci-dir" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "oci-archive oci-dir docker-archive" -- "${cur}"))
                     return 0
                     ;;
                 --platform)

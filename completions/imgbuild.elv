@@ -60,7 +60,7 @@ set edit:completion:arg-completer[imgbuild] = {|@words|
             cand --expose 'Declare a port the container listens on (repeatable)'
             cand --prefix 'Place the context under this absolute path in the image (parents are created)'
             cand --chown 'Owner of every entry, as numeric UID:GID [default: 0:0]'
-            cand --compression 'Layer compression'
+            cand --compression 'Layer compression [default: gzip; none with --format docker-archive]'
             cand --compression-level 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)'
             cand --ignore-file 'One more file of .dockerignore patterns, applied after the context''s own'
             cand --source-date-epoch 'Clamp mtimes to this Unix time and use it as the creation time [env: SOURCE_DATE_EPOCH]'

@@ -45,7 +45,8 @@ complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "cache" -d 'Show o
 complete -c imgbuild -n "__fish_imgbuild_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s o -l output -d 'Where to write the image: a file, a directory (with --format oci-dir), or - for stdout' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l format -d 'Output format' -r -f -a "oci-archive\t'A tar of an OCI image layout, with Docker\'s manifest.json (docker/podman load)'
-oci-dir\t'An OCI image layout directory'"
+oci-dir\t'An OCI image layout directory'
+docker-archive\t'A classic docker save archive (uncompressed layer.tar files; one platform)'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l platform -d 'Target platform(s) as OS/ARCH[/VARIANT], comma-separated or repeated; several give an image index [default: linux/amd64, or the base image\'s platform]' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l base -d 'Put the context on top of this image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], a path, or docker://HOST/REPO[:TAG] (a bare reference when no such file exists); may end in @sha256:DIGEST' -r -F
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -s t -l tag -d 'Tag the image NAME[:TAG] (repeatable); recorded exactly as given' -r
@@ -63,7 +64,7 @@ complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l volume -d 'D
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l expose -d 'Declare a port the container listens on (repeatable)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l prefix -d 'Place the context under this absolute path in the image (parents are created)' -r
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l chown -d 'Owner of every entry, as numeric UID:GID [default: 0:0]' -r
-complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression -d 'Layer compression' -r -f -a "gzip\t'gzip (the most widely supported)'
+complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression -d 'Layer compression [default: gzip; none with --format docker-archive]' -r -f -a "gzip\t'gzip (the most widely supported)'
 zstd\t'zstd (faster, smaller; needs recent consumers)'
 none\t'No compression'"
 complete -c imgbuild -n "__fish_imgbuild_using_subcommand build" -l compression-level -d 'Compression level (gzip 1-9, default 6; zstd 1-19, default 3)' -r

@@ -21,6 +21,9 @@ Examples:
   imgbuild build ./dist -o app.tar --base oci-archive:busybox.tar:busybox:1.36 --prefix /app \\
       --entrypoint /app/server
 
+  # A classic docker save archive, for Docker before 25 and go-containerregistry's tarball
+  imgbuild build ./dist --format docker-archive -o app-docker.tar -t app:1.4
+
   # An image layout directory (created, or added to when it already is one)
   imgbuild build ./dist --format oci-dir -o ./layout -t app:1.4
 
@@ -38,6 +41,8 @@ pub enum OutputFormat {
     OciArchive,
     /// An OCI image layout directory
     OciDir,
+    /// A classic docker save archive (uncompressed layer.tar files; one platform)
+    DockerArchive,
 }
 
 /// The values of `build --compression`.
@@ -178,9 +183,9 @@ pub struct BuildArgs {
     #[arg(help_heading = "Layer content", long)]
     pub normalize_modes: bool,
 
-    /// Layer compression
-    #[arg(help_heading = "Layer content", long, value_enum, default_value_t = CompressionChoice::Gzip, value_name = "ALGO")]
-    pub compression: CompressionChoice,
+    /// Layer compression [default: gzip; none with --format docker-archive]
+    #[arg(help_heading = "Layer content", long, value_enum, value_name = "ALGO")]
+    pub compression: Option<CompressionChoice>,
 
     /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
     #[arg(help_heading = "Layer content", long, value_name = "N")]

@@ -2,6 +2,7 @@
 //! `BuildOptions` before a single file is opened. Every error names its flag and says what
 //! would be accepted.
 
+mod docker;
 mod files;
 mod layers;
 pub mod registry;
@@ -123,6 +124,7 @@ impl BuildOptions {
         let format = match args.format {
             OutputFormat::OciArchive => Format::OciArchive,
             OutputFormat::OciDir => Format::OciDir,
+            OutputFormat::DockerArchive => Format::DockerSave,
         };
         let target = output_target(args)?;
         // Refused early (an oci-dir inside the context), before the output is claimed.
@@ -130,6 +132,10 @@ impl BuildOptions {
             outputs_in_context(&context, p, format)?;
         }
         let platforms = parse_platforms(&args.platform)?;
+        let docker_save = format == Format::DockerSave;
+        if docker_save {
+            docker::check(args, &platforms)?;
+        }
         let base = args
             .base
             .as_deref()
@@ -140,7 +146,13 @@ impl BuildOptions {
             (None, Some(v)) => Some(parse_epoch("SOURCE_DATE_EPOCH", &v)?),
             (None, None) => None,
         };
-        let algorithm = match args.compression {
+        // A docker archive's layers are uncompressed tars: made so, not decompressed later.
+        let default = if docker_save {
+            CompressionChoice::None
+        } else {
+            CompressionChoice::Gzip
+        };
+        let algorithm = match args.compression.unwrap_or(default) {
             CompressionChoice::Gzip => Algorithm::Gzip,
             CompressionChoice::Zstd => Algorithm::Zstd,
             CompressionChoice::None => Algorithm::None,

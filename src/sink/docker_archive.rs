@@ -6,8 +6,9 @@
 //! digest is kept and the archive can be read back as an OCI archive.
 //!
 //! The classic form (one `<id>/layer.tar` per layer, uncompressed, and a `repositories`
-//! file) is not written: it would need every layer decompressed and the manifest rewritten,
-//! changing the image's digests. Because `manifest.json` describes single-platform images,
+//! file) is not written by export: it would need every layer decompressed and the manifest
+//! rewritten, changing the image's digests. `build --format docker-archive` writes it
+//! ([`super::docker_save`]), where the layers are made uncompressed in the first place. Because `manifest.json` describes single-platform images,
 //! a docker archive holds exactly one image: the caller picks one platform of an index.
 
 use anyhow::Result;

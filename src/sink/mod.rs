@@ -6,6 +6,7 @@
 //! target untouched.
 
 pub mod docker_archive;
+pub mod docker_save;
 pub mod layout_dir;
 pub mod oci_archive;
 pub mod output;
@@ -31,8 +32,12 @@ pub enum Format {
     OciArchive,
     /// An OCI image layout directory.
     OciDir,
-    /// An OCI archive holding exactly one image, for `docker load` (see `docker_archive`).
+    /// An OCI archive holding exactly one image, for `docker load` (see `docker_archive`):
+    /// what `export --format docker-archive` writes.
     DockerArchive,
+    /// A classic `docker save` archive, uncompressed `<id>/layer.tar` layers (see
+    /// `docker_save`): what `build --format docker-archive` writes.
+    DockerSave,
 }
 
 impl Format {
@@ -41,7 +46,7 @@ impl Format {
         match self {
             Format::OciArchive => "oci-archive",
             Format::OciDir => "oci-dir",
-            Format::DockerArchive => "docker-archive",
+            Format::DockerArchive | Format::DockerSave => "docker-archive",
         }
     }
 }
@@ -75,8 +80,9 @@ pub struct ImageRecord {
 /// existing target untouched. The implementations here: [`oci_archive::ArchiveFile`] (an
 /// OCI or docker archive file, the context layer compressed straight into it),
 /// [`oci_archive::ArchiveStream`] (an archive into any `Write`: stdout, a pipe, a buffer)
-/// and [`layout_dir::LayoutDest`] (a new or existing layout directory). [`open`] picks one
-/// for a format and a target, as the command line does.
+/// [`layout_dir::LayoutDest`] (a new or existing layout directory) and
+/// [`docker_save::DockerSave`] (a classic `docker save` archive, file or stream). [`open`]
+/// picks one for a format and a target, as the command line does.
 pub trait Destination {
     /// The kind of image written.
     fn format(&self) -> Format;
@@ -192,6 +198,12 @@ fn open_inner(
                     Box::new(oci_archive::ArchiveFile::new(out, docker, mtime)?)
                 }
             })
+        }
+        (Format::DockerSave, target) => {
+            let hint =
+                "name a file for the docker archive, or use --format oci-dir for a directory";
+            let out = FileOutput::open(target, hint, cancel)?;
+            Ok(Box::new(docker_save::DockerSave::new(out, mtime)?))
         }
         (Format::OciDir, Target::Path(path)) => Ok(Box::new(layout_dir::LayoutDest::open(path)?)),
     }

@@ -257,8 +257,8 @@ pub fn docker_manifest(record: &ImageRecord) -> Result<Vec<u8>> {
     canonical::to_vec(&[m], "manifest.json")
 }
 
-/// One member's header block(s).
-fn member_header(name: &str, ty: EntryType, size: u64, mtime: u64) -> Result<Vec<u8>> {
+/// One member's header block(s): mode 0755 for directories, else 0644; owner 0:0.
+pub(super) fn member_header(name: &str, ty: EntryType, size: u64, mtime: u64) -> Result<Vec<u8>> {
     let mut hdr = Vec::with_capacity(1024);
     let is_dir = ty == EntryType::Directory;
     header::encode(

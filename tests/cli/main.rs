@@ -20,6 +20,7 @@ mod issue12_cli; // hints that work, bare architectures, buildx -o refused, igno
 mod issue13_layers; // --layer, --platform-context: layers, unpacking, history, podman run (#13)
 mod issue13_cache; // the layer cache in builds: reuse, wrong-hit traps, damage, concurrency, bounds (#13)
 mod issue13_cache_cmd; // cache info, cache prune: the layer cache's state and cleaning (#13)
+mod issue13_docker_archive; // build --format docker-archive: the classic docker save form (#13)
 mod issue9_base; // base layers verified while copied (#9)
 mod issue9_build; // reproducible gzip, --check-reproducible, base diff_ids, inputs (#9)
 mod issue9_flatten; // flattening memory bounds, rootfs-dir 0700 (#9)

@@ -185,9 +185,13 @@ fn present(
         );
     }
     super::push::report(printer, &pushed);
-    if let (Some(path), [first, _, ..]) = (&built.path, built.tags.as_slice()) {
+    let one_image_per_tag = built.format != Format::DockerSave;
+    if let (Some(path), [first, _, ..], true) =
+        (&built.path, built.tags.as_slice(), one_image_per_tag)
+    {
         // index.json lists the image once per tag: `skopeo inspect oci-archive:FILE` then
-        // refuses "more than one image", and needs one named.
+        // refuses "more than one image", and needs one named. (A docker-save archive has
+        // no index.json: its one image carries every tag.)
         let transport = match built.format {
             Format::OciDir => "oci",
             _ => "oci-archive",
