@@ -1,0 +1,523 @@
+//! Every documented command works when copied: the ```sh blocks of README.md and the
+//! "Examples:" block of each subcommand's `--help` (taken from the binary, not copied here) run
+//! verbatim with bash (`-o pipefail`, each command's status checked) in a scratch directory, with the built `imgbuild` first
+//! on PATH and the files the examples assume (./dist, ./site, busybox.tar, ...) made first.
+//! Commands naming `localhost:5000` (plain HTTP) and `localhost:5443` (TLS, `ca.crt`) run
+//! against Debian's docker-registry started on those ports. A command needing skopeo, podman,
+//! umoci, jq or git runs when the tool is there and is skipped with a note otherwise (a failure
+//! under `IMGBUILD_REQUIRE_INTEROP=1`). The few commands that cannot run in a test are listed
+//! below with the reason; a listed command that no longer appears fails the test.
+// See: issue #12
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::interop::{require_root, require_tool, skip};
+use crate::registry::{Kind, Registry, require_registry};
+use crate::util::imgbuild_cmd;
+
+/// README commands that are not run, each with the reason.
+const README_NOT_RUN: &[(&str, &str)] = &[
+    (
+        "git clone <this repository> imgbuild && cd imgbuild",
+        "fetches this repository; the test runs in a scratch copy of its testdata instead",
+    ),
+    (
+        "cargo install --locked --path .          # or use `cargo run --locked --release --` below",
+        "installs the binary being tested; the test puts the built imgbuild first on PATH",
+    ),
+    (
+        "cargo test --locked",
+        "runs the test suite this test is part of",
+    ),
+    (
+        "scripts/bench.sh --runs 3 --trees \"m100 small m1g\"   # m4g (4 GB) for the flat-memory check",
+        "a benchmark that takes minutes and installs pigz and zstd; not part of cargo test",
+    ),
+];
+
+/// `--help` example commands that are not run, each with the reason.
+const HELP_NOT_RUN: &[(&str, &str)] = &[(
+    "imgbuild login -u alice localhost:5000",
+    "asks for the password on a terminal, which the test does not have",
+)];
+
+/// Tools an example may call, besides imgbuild and the shell's own.
+const TOOLS: &[&str] = &["skopeo", "podman", "umoci", "jq", "git"];
+
+/// The ports the documented registry names use: `localhost:5000` and `localhost:5443`.
+const PLAIN_PORT: u16 = 5000;
+const TLS_PORT: u16 = 5443;
+
+/// Both tests start registries on the same fixed ports: one at a time.
+static PORTS: Mutex<()> = Mutex::new(());
+
+/// One shell command as documented: its lines (continuations kept), and where it came from.
+struct Example {
+    text: String,
+    source: String,
+}
+
+/// The commands of a shell block: blank and comment-only lines dropped, a line ending in `\`
+/// joined with the next.
+fn commands(block: &str, source: &str) -> Vec<Example> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in block.lines() {
+        let trimmed = line.trim();
+        if current.is_none() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        let text = current.get_or_insert_with(String::new);
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(line);
+        if !trimmed.ends_with('\\') {
+            let text = current.take().unwrap();
+            out.push(Example {
+                text,
+                source: source.to_owned(),
+            });
+        }
+    }
+    assert!(current.is_none(), "{source}: a continuation ends the block");
+    out
+}
+
+/// The ```sh blocks of README.md, each named by the heading above it.
+fn readme_examples() -> Vec<Example> {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let (mut heading, mut block, mut out) = (String::new(), None::<String>, Vec::new());
+    for line in readme.lines() {
+        match &mut block {
+            Some(b) if line == "```" => {
+                out.extend(commands(b, &format!("README.md, {heading}")));
+                block = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None if line == "```sh" => block = Some(String::new()),
+            None if line.starts_with('#') => heading = line.trim_start_matches('#').trim().into(),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The "Examples:" block of `imgbuild SUB --help` (or of `imgbuild --help` for ""), dedented.
+fn help_examples(sub: &str) -> Option<String> {
+    let help =
+        stdout(imgbuild_cmd(Path::new("/")).args([sub, "--help"].iter().filter(|a| !a.is_empty())));
+    let rest = help.split_once("\nExamples:\n")?.1;
+    let block: Vec<&str> = rest
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with("  "))
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect();
+    Some(block.join("\n"))
+}
+
+/// The subcommands listed under "Commands:" in `imgbuild --help`.
+fn subcommands() -> Vec<String> {
+    let help = stdout(imgbuild_cmd(Path::new("/")).arg("--help"));
+    let list = help.split_once("Commands:\n").unwrap().1;
+    list.lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+fn stdout(c: &mut assert_cmd::Command) -> String {
+    String::from_utf8(c.assert().success().get_output().stdout.clone()).unwrap()
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The words of a command, split at spaces and shell punctuation (`$(git` gives `git`).
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || "|&;()$<>\"'`".contains(c))
+        .filter(|w| !w.is_empty())
+}
+
+/// What the scratch directory offers: which tools and registries are there.
+struct Offer {
+    tools: Vec<&'static str>,
+    registries: bool,
+}
+
+/// The reason a command is not run, or None to run it.
+fn reason_to_skip(e: &Example, not_run: &[(&str, &str)], offer: &Offer) -> Option<String> {
+    if let Some((_, why)) = not_run.iter().find(|(cmd, _)| *cmd == e.text) {
+        return Some(format!("not run: {why}"));
+    }
+    let needs: Vec<&str> = words(&e.text).filter(|w| TOOLS.contains(w)).collect();
+    if let Some(missing) = needs.iter().find(|t| !offer.tools.contains(t)) {
+        return Some(format!("{missing} is not available here"));
+    }
+    let registry = [PLAIN_PORT, TLS_PORT]
+        .iter()
+        .any(|p| e.text.contains(&format!("localhost:{p}")));
+    (registry && !offer.registries).then(|| "the test registries are not running".into())
+}
+
+/// The tools found (podman only as root: its storage here needs it); missing ones noted.
+fn tools_here() -> Vec<&'static str> {
+    let mut found: Vec<&'static str> = TOOLS
+        .iter()
+        .copied()
+        .filter(|t| require_tool(t).is_some())
+        .collect();
+    if found.contains(&"podman") && !require_root() {
+        found.retain(|t| *t != "podman");
+    }
+    found
+}
+
+/// The registries on `localhost:5000` and `localhost:5443` with the CA as `DIR/ca.crt`, or
+/// None after a note (a failure under IMGBUILD_REQUIRE_INTEROP=1) when they cannot start.
+fn registries() -> Option<(Registry, Registry)> {
+    if !require_registry() {
+        return None;
+    }
+    let plain = Registry::start_on(Kind::Plain, PLAIN_PORT);
+    let tls = Registry::start_on(Kind::Tls, TLS_PORT);
+    match (plain, tls) {
+        (Ok(p), Ok(t)) => Some((p, t)),
+        (Err(log), _) | (_, Err(log)) => {
+            skip(&format!(
+                "no registry on localhost:{PLAIN_PORT} and :{TLS_PORT} (taken?): {log}"
+            ));
+            None
+        }
+    }
+}
+
+/// A scratch directory: HOME, the pull cache and podman's storage inside it.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new(tls: Option<&Registry>) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("imgbuild-examples-")
+            .tempdir()
+            .unwrap();
+        let s = Scratch { dir };
+        let state = s.path().join(".state");
+        fs::create_dir_all(state.join("home")).unwrap();
+        fs::write(
+            state.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/podman/root\"\n\
+                 runroot = \"{0}/podman/run\"\n",
+                state.display()
+            ),
+        )
+        .unwrap();
+        fs::write(
+            state.join("containers.conf"),
+            format!(
+                "[engine]\nevents_logger = \"none\"\ncgroup_manager = \"cgroupfs\"\n\
+                 tmp_dir = \"{}/podman/tmp\"\n",
+                state.display()
+            ),
+        )
+        .unwrap();
+        if let Some(ca) = tls.and_then(Registry::ca_cert) {
+            fs::copy(ca, s.path().join("ca.crt")).unwrap();
+        }
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn file(&self, rel: &str, content: &str) {
+        let p = self.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+
+    fn imgbuild(&self, args: &[&str]) {
+        imgbuild_cmd(self.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(args)
+            .arg("-q")
+            .assert()
+            .success();
+    }
+
+    /// Runs the commands as one script, in order (so `digest=$(...)` carries over); panics
+    /// naming the first that failed, with the trace. Each command's status is checked after
+    /// it, which is stricter than `sh -e` (that lets a failure on the left of `&&` pass).
+    fn run(&self, what: &str, examples: &[&Example]) {
+        let state = self.path().join(".state");
+        let bin = Path::new(env!("CARGO_BIN_EXE_imgbuild")).parent().unwrap();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path)),
+        )
+        .unwrap();
+        let mut script = String::from("set -x -o pipefail\n");
+        for (i, e) in examples.iter().enumerate() {
+            script.push_str(&format!(
+                "{}\nrc=$?; if [ $rc -ne 0 ]; then echo \"EXAMPLE {i} FAILED\" >&2; exit $rc; fi\n",
+                e.text
+            ));
+        }
+        let file = state.join("examples.sh");
+        fs::write(&file, script).unwrap();
+        let out = Command::new("bash")
+            .arg(&file)
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", state.join("home"))
+            .env("XDG_CACHE_HOME", state.join("cache"))
+            .env("CONTAINERS_STORAGE_CONF", state.join("storage.conf"))
+            .env("CONTAINERS_CONF", state.join("containers.conf"))
+            .env("REGISTRY_TOKEN", "a-token-from-a-ci-secret")
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            return;
+        }
+        let failed = err
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("EXAMPLE ")?
+                    .strip_suffix(" FAILED")?
+                    .parse()
+                    .ok()
+            })
+            .map_or("(unknown: no EXAMPLE line)".to_owned(), |i: usize| {
+                format!("{}: `{}`", examples[i].source, examples[i].text)
+            });
+        panic!(
+            "{what}: a documented command failed ({}):\n{failed}\n\
+             the trace (+ lines are the commands):\n{err}\nstdout:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// Runs `examples` in `scratch`, skipping (with a note) what cannot run; returns the allow-list
+/// entries that were used.
+fn run_examples(
+    scratch: &Scratch,
+    what: &str,
+    examples: &[Example],
+    not_run: &[(&str, &str)],
+    offer: &Offer,
+) -> Vec<String> {
+    let mut run = Vec::new();
+    let mut used = Vec::new();
+    for e in examples {
+        match reason_to_skip(e, not_run, offer) {
+            Some(why) => {
+                eprintln!("{}: skipping `{}`: {why}", e.source, e.text);
+                used.push(e.text.clone());
+            }
+            None => run.push(e),
+        }
+    }
+    eprintln!("{what}: running {} commands", run.len());
+    scratch.run(what, &run);
+    used
+}
+
+fn assert_allow_list_used(not_run: &[(&str, &str)], used: &[String]) {
+    for (cmd, _) in not_run {
+        assert!(
+            used.iter().any(|u| u == cmd),
+            "the allow-list names `{cmd}`, which the docs no longer have: remove it"
+        );
+    }
+}
+
+#[test]
+fn issue_12_every_readme_command_runs_verbatim() {
+    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let regs = registries();
+    let offer = Offer {
+        tools: tools_here(),
+        registries: regs.is_some(),
+    };
+    let scratch = Scratch::new(regs.as_ref().map(|(_, tls)| tls));
+    // What a checkout has (the quick start's context) and what the examples call an app.
+    let hello = repo("testdata/contexts/hello");
+    let copy = scratch.path().join("testdata/contexts");
+    fs::create_dir_all(&copy).unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&hello)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    scratch.file("dist/server", "#!/bin/sh\necho serving\n");
+    scratch.file("dist/static/index.html", "<h1>app</h1>\n");
+
+    let examples = readme_examples();
+    for heading in [
+        "Quick start",
+        "Build an image from a directory",
+        "Inspect an image",
+    ] {
+        assert!(
+            examples.iter().any(|e| e.source.ends_with(heading)),
+            "README.md has no sh block under {heading}"
+        );
+    }
+    let used = run_examples(&scratch, "README.md", &examples, README_NOT_RUN, &offer);
+    assert_allow_list_used(README_NOT_RUN, &used);
+    for made in [
+        "hello.tar",
+        "multi.tar",
+        "layout/index.json",
+        "rootfs",
+        "app.tar",
+    ] {
+        assert!(scratch.path().join(made).exists(), "{made} was not made");
+    }
+}
+
+#[test]
+fn issue_12_every_help_example_runs_verbatim() {
+    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let regs = registries();
+    let offer = Offer {
+        tools: tools_here(),
+        registries: regs.is_some(),
+    };
+    let mut used = Vec::new();
+    let mut with_examples = Vec::new();
+    let subs = subcommands();
+    for sub in std::iter::once("").chain(subs.iter().map(String::as_str)) {
+        let Some(block) = help_examples(sub) else {
+            continue;
+        };
+        let what = format!("imgbuild {sub} --help").replace("  ", " ");
+        let examples = commands(&block, &what);
+        assert!(!examples.is_empty(), "{what}: an empty Examples: block");
+        with_examples.push(sub.to_owned());
+        // Each help is read on its own: a fresh directory with what its examples assume.
+        let scratch = Scratch::new(regs.as_ref().map(|(_, tls)| tls));
+        help_fixtures(&scratch, &offer);
+        used.extend(run_examples(
+            &scratch,
+            &what,
+            &examples,
+            HELP_NOT_RUN,
+            &offer,
+        ));
+    }
+    for sub in ["build", "inspect", "export", "push", "login", "logout"] {
+        assert!(
+            with_examples.iter().any(|s| s == sub),
+            "imgbuild {sub} --help has no Examples: block (found them for {with_examples:?})"
+        );
+    }
+    assert_allow_list_used(HELP_NOT_RUN, &used);
+}
+
+/// The files the help examples name: ./dist and ./site, busybox.tar (busybox:1.36, static
+/// busybox when installed), app.tar, multi.tar and ./layout (app:1.4, two platforms),
+/// saved.tar (a docker-archive of two layers), a git checkout, and a login for logout.
+fn help_fixtures(s: &Scratch, offer: &Offer) {
+    s.file("dist/server", "#!/bin/sh\necho serving\n");
+    s.file("dist/static/app.js", "console.log('app')\n");
+    s.file("site/index.html", "<h1>site</h1>\n");
+    s.file("busybox/hello.txt", "hello\n");
+    if let Some(busybox) = require_tool("busybox") {
+        fs::create_dir_all(s.path().join("busybox/bin")).unwrap();
+        fs::copy(busybox, s.path().join("busybox/bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", s.path().join("busybox/bin/sh")).unwrap();
+    }
+    s.imgbuild(&[
+        "build",
+        "busybox",
+        "-o",
+        "busybox.tar",
+        "-t",
+        "busybox:1.36",
+    ]);
+    fs::remove_dir_all(s.path().join("busybox")).unwrap();
+    let two = "linux/amd64,linux/arm64";
+    s.imgbuild(&["build", "dist", "-o", "app.tar", "-t", "app:1.4"]);
+    s.imgbuild(&[
+        "build",
+        "dist",
+        "-o",
+        "multi.tar",
+        "--platform",
+        two,
+        "-t",
+        "app:1.4",
+    ]);
+    let layout = ["--format", "oci-dir", "-o", "layout", "-t", "app:1.4"];
+    s.imgbuild(&[&["build", "dist", "--platform", two][..], &layout].concat());
+    let base = "oci-archive:busybox.tar:busybox:1.36";
+    s.imgbuild(&[
+        "build",
+        "dist",
+        "--base",
+        base,
+        "-o",
+        "based.tar",
+        "-t",
+        "saved:1",
+    ]);
+    s.imgbuild(&[
+        "export",
+        "based.tar",
+        "--format",
+        "docker-archive",
+        "-o",
+        "saved.tar",
+    ]);
+    fs::remove_file(s.path().join("based.tar")).unwrap();
+    if offer.tools.contains(&"git") {
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=imgbuild",
+                    "-c",
+                    "user.email=test@example.invalid",
+                ])
+                .args(args)
+                .current_dir(s.path())
+                .env("HOME", s.path().join(".state/home"))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        fs::write(s.path().join(".gitignore"), ".state/\n").unwrap();
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "the app"]);
+    }
+    // logout's example removes what a login stored.
+    imgbuild_cmd(s.path())
+        .env("HOME", s.path().join(".state/home"))
+        .args(["login", "ghcr.io", "-u", "ci-bot", "--password-stdin"])
+        .write_stdin("a-token\n")
+        .assert()
+        .success();
+}
