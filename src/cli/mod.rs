@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod build;
 mod cache;
 mod registry;
+mod values;
 
 use self::build::BUILD_EXAMPLES;
 pub use self::build::{BuildArgs, CompressionChoice, OutputFormat};
@@ -182,7 +183,7 @@ pub struct InspectArgs {
     pub image: String,
 
     /// Which platform's manifest to show for a multi-platform image
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", value_parser = values::PlatformValue, hide_possible_values = true)]
     pub platform: Option<String>,
 
     /// Print one JSON document instead of the human-readable summary
@@ -243,7 +244,7 @@ pub struct ExportArgs {
 
     /// Keep only this platform of a multi-platform image (required for rootfs formats when
     /// the image has several)
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", value_parser = values::PlatformValue, hide_possible_values = true)]
     pub platform: Option<String>,
 
     /// Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags

@@ -284,3 +284,73 @@ fn issue_12_completion_offers_files_for_images_and_directories_for_the_context()
     );
     assert!(zsh.contains("zstd\\:\""), "--compression values");
 }
+
+#[test]
+fn issue_12_completion_offers_the_known_platforms_and_aliases() {
+    let script = |name: &str| {
+        std::fs::read_to_string(format!("{}/completions/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    };
+    let (bash, zsh, fish) = (
+        script("imgbuild.bash"),
+        script("_imgbuild"),
+        script("imgbuild.fish"),
+    );
+    // bash: the words offered after `build --platform`.
+    let after = bash.split("--platform)").nth(1).unwrap();
+    let words = after.split('"').nth(1).unwrap();
+    let words: Vec<&str> = words.split_whitespace().collect();
+    // zsh: the platform option of build, with its (value\:"help" ...) list, one per line.
+    let from = zsh.find("'*--platform=[Target platform").unwrap();
+    let zsh_platform = zsh[from..from + zsh[from..].find("))'").unwrap()].replace("((", "\n");
+    // fish: build's --platform line, with value<TAB>help entries, one per line.
+    let from = fish.find("using_subcommand build\" -l platform").unwrap();
+    let fish_platform = &fish[from..from + fish[from..].find("'\"\n").unwrap()];
+    for platform in [
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/arm/v6",
+        "linux/386",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/riscv64",
+        "x86_64",
+        "aarch64",
+        "armhf",
+        "armel",
+        "i386",
+        "i686",
+        "arm64",
+    ] {
+        assert!(
+            words.contains(&platform),
+            "bash lacks {platform}: {words:?}"
+        );
+        let zsh_value = format!("\n{platform}\\:\"");
+        assert!(
+            zsh_platform.contains(&zsh_value),
+            "zsh lacks {platform}: {zsh_platform}"
+        );
+        assert!(
+            fish_platform.contains(&format!("{platform}\\t")),
+            "fish lacks {platform}: {fish_platform}"
+        );
+    }
+    // Still any value, and comma lists; --help does not list the candidates.
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    t.build("two.tar", &["--platform", "aarch64,linux/s390x", "-q"])
+        .assert()
+        .success();
+    t.build("bad.tar", &["--platform", "linux/sparc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("aarch64"));
+    let help = t.cmd().args(["build", "--help"]).assert().success();
+    let help = String::from_utf8(help.get_output().stdout.clone()).unwrap();
+    assert!(
+        !help.contains("armel"),
+        "--help lists the platform candidates"
+    );
+}
