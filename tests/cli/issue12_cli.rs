@@ -354,3 +354,79 @@ fn issue_12_completion_offers_the_known_platforms_and_aliases() {
         "--help lists the platform candidates"
     );
 }
+
+/// `--progress plain` is one style everywhere: every stderr line is a status line (a verb
+/// right-aligned to column 12, then text) or a warning, never `imgbuild: ...`, and the last
+/// line is the result with its totals.
+#[test]
+fn issue_12_progress_plain_is_one_style_with_a_final_totals_line() {
+    let t = TestContext::new();
+    for i in 0..40 {
+        t.file(format!("d/f{i}"), format!("{i}\n"));
+    }
+    t.build("base.tar", &["-q", "-t", "base:1"])
+        .assert()
+        .success();
+    let plain = ["--progress", "plain"];
+    let runs: Vec<Vec<&str>> = vec![
+        vec![
+            "build",
+            "ctx",
+            "-o",
+            "out/app.tar",
+            "--base",
+            "out/base.tar",
+        ],
+        vec!["build", "ctx", "-o", "-"],
+        vec![
+            "export",
+            "out/app.tar",
+            "--format",
+            "rootfs-dir",
+            "-o",
+            "out/rootfs",
+        ],
+        vec!["export", "out/app.tar", "--format", "rootfs-tar", "-o", "-"],
+        vec![
+            "export",
+            "out/app.tar",
+            "--format",
+            "docker-archive",
+            "-o",
+            "out/d.tar",
+        ],
+        vec!["inspect", "--verify", "out/app.tar"],
+    ];
+    for args in runs {
+        let run = t.cmd().args(&args).args(plain).assert().success();
+        let err = String::from_utf8(run.get_output().stderr.clone()).unwrap();
+        let verb = |line: &str| -> Option<String> {
+            let (head, rest) = (line.get(..12)?, line.get(12..)?);
+            let word = head.trim_start();
+            let ok = !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_alphabetic())
+                && word.starts_with(|c: char| c.is_ascii_uppercase())
+                && rest.starts_with([' ', ':']);
+            ok.then(|| word.to_owned())
+        };
+        for line in err.lines() {
+            assert!(
+                verb(line).is_some() || line.starts_with("warning: "),
+                "{args:?}: a line not in the status style: {line:?}\n{err}"
+            );
+        }
+        let last = err.lines().last().and_then(verb);
+        assert!(
+            matches!(last.as_deref(), Some("Wrote" | "Verified")),
+            "{args:?}: the last line is not the result:\n{err}"
+        );
+        assert!(
+            err.lines()
+                .last()
+                .unwrap()
+                .chars()
+                .any(|c| c.is_ascii_digit()),
+            "{args:?}: the last line states no totals:\n{err}"
+        );
+    }
+}
