@@ -430,3 +430,38 @@ fn issue_12_progress_plain_is_one_style_with_a_final_totals_line() {
         );
     }
 }
+
+/// With the image on stdout, `--json` goes to stderr: then it is all of stderr (no status
+/// lines, warnings or progress around it; the warnings are in the document).
+#[test]
+fn issue_12_json_on_stderr_has_no_status_lines_around_it() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n").file(".env", "TOKEN=1\n");
+    t.build("img.tar", &["-q"]).assert().success();
+    for args in [
+        vec!["build", "ctx", "-o", "-", "--json", "--progress", "plain"],
+        vec![
+            "export",
+            "out/img.tar",
+            "--format",
+            "rootfs-tar",
+            "-o",
+            "-",
+            "--json",
+        ],
+    ] {
+        let out = t.cmd().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}: no image on stdout");
+        let err = String::from_utf8(out.stderr).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&err)
+            .unwrap_or_else(|e| panic!("{args:?}: stderr is not one JSON document ({e}):\n{err}"));
+        assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
+        if args[0] == "build" {
+            assert!(
+                doc["warnings"][0].as_str().unwrap().contains(".env"),
+                "{doc}"
+            );
+        }
+    }
+}
