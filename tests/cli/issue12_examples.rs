@@ -6,8 +6,9 @@
 //! (plain HTTP) and `localhost:5443` (TLS, `ca.crt`) run against Debian's docker-registry
 //! started on those ports. A command needing skopeo, podman, umoci, jq or git runs when the
 //! tool is there and is skipped with a note otherwise (a failure under
-//! `IMGBUILD_REQUIRE_INTEROP=1`). The few commands that cannot run in a test are listed below
-//! with the reason; a listed command that no longer appears fails the test.
+//! `IMGBUILD_REQUIRE_INTEROP=1`). A command that asks for a password runs on a pty (`script`)
+//! with it typed. The few commands that cannot run in a test are listed below with the reason;
+//! a listed command that no longer appears fails the test.
 // See: issue #12
 
 use std::fs;
@@ -41,10 +42,12 @@ const README_NOT_RUN: &[(&str, &str)] = &[
 ];
 
 /// `--help` example commands that are not run, each with the reason.
-const HELP_NOT_RUN: &[(&str, &str)] = &[(
-    "imgbuild login -u alice localhost:5000",
-    "asks for the password on a terminal, which the test does not have",
-)];
+const HELP_NOT_RUN: &[(&str, &str)] = &[];
+
+/// Commands that ask on a terminal, with what is typed there: they run through `script` (a
+/// pty), after the block's other commands.
+const AT_A_TERMINAL: &[(&str, &str)] =
+    &[("imgbuild login -u alice localhost:5000", "a-password\n")];
 
 /// Tools an example may call, besides imgbuild and the shell's own.
 const TOOLS: &[&str] = &["skopeo", "podman", "umoci", "jq", "git"];
@@ -212,19 +215,27 @@ fn run_examples(
     not_run: &[(&str, &str)],
     offer: &Offer,
 ) -> Vec<String> {
-    let mut run = Vec::new();
-    let mut used = Vec::new();
+    let (mut run, mut at_a_terminal, mut used) = (Vec::new(), Vec::new(), Vec::new());
     for e in examples {
-        match reason_to_skip(e, not_run, offer) {
-            Some(why) => {
+        let typed = AT_A_TERMINAL.iter().find(|(cmd, _)| *cmd == e.text);
+        match (reason_to_skip(e, not_run, offer), typed) {
+            (Some(why), _) => {
                 eprintln!("{}: skipping `{}`: {why}", e.source, e.text);
                 used.push(e.text.clone());
             }
-            None => run.push(e),
+            (None, Some((_, input))) if require_tool("script").is_some() => {
+                at_a_terminal.push((e, *input));
+                used.push(e.text.clone());
+            }
+            (None, Some(_)) => eprintln!("{}: skipping `{}`: no script(1)", e.source, e.text),
+            (None, None) => run.push(e),
         }
     }
     eprintln!("{what}: running {} commands", run.len());
     scratch.run(what, &run);
+    for (e, input) in at_a_terminal {
+        scratch.run_at_terminal(what, e, input);
+    }
     used
 }
 
@@ -321,4 +332,5 @@ fn issue_12_every_help_example_runs_verbatim() {
         );
     }
     assert_allow_list_used(HELP_NOT_RUN, &used);
+    assert_allow_list_used(AT_A_TERMINAL, &used);
 }

@@ -3,8 +3,10 @@
 //! the script runner that names the first command that failed.
 
 use std::fs;
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::interop::require_tool;
 use crate::issue12_examples::Example;
@@ -68,10 +70,9 @@ impl Scratch {
             .success();
     }
 
-    /// Runs the commands as one script, in order (so `digest=$(...)` carries over); panics
-    /// naming the first that failed, with the trace. Each command's status is checked after
-    /// it, which is stricter than `sh -e` (that lets a failure on the left of `&&` pass).
-    pub fn run(&self, what: &str, examples: &[&Example]) {
+    /// `cmd` in this directory with the built imgbuild first on PATH, HOME, the pull cache and
+    /// podman's storage here, and the token a CI secret would hold.
+    fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
         let state = self.path().join(".state");
         let bin = Path::new(env!("CARGO_BIN_EXE_imgbuild")).parent().unwrap();
         let path = std::env::var_os("PATH").unwrap_or_default();
@@ -79,18 +80,7 @@ impl Scratch {
             std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path)),
         )
         .unwrap();
-        let mut script = String::from("set -x -o pipefail\n");
-        for (i, e) in examples.iter().enumerate() {
-            script.push_str(&format!(
-                "{}\nrc=$?; if [ $rc -ne 0 ]; then echo \"EXAMPLE {i} FAILED\" >&2; exit $rc; fi\n",
-                e.text
-            ));
-        }
-        let file = state.join("examples.sh");
-        fs::write(&file, script).unwrap();
-        let out = Command::new("bash")
-            .arg(&file)
-            .current_dir(self.path())
+        cmd.current_dir(self.path())
             .env_clear()
             .env("PATH", path)
             .env("HOME", state.join("home"))
@@ -99,8 +89,59 @@ impl Scratch {
             .env("CONTAINERS_CONF", state.join("containers.conf"))
             .env("REGISTRY_TOKEN", "a-token-from-a-ci-secret")
             .env("LANG", "C.UTF-8")
-            .output()
+    }
+
+    /// Runs one command on a terminal (`script`, a real pty) with `input` typed, as a person
+    /// at a prompt would; panics with the transcript when it fails or takes a minute.
+    pub fn run_at_terminal(&self, what: &str, e: &Example, input: &str) {
+        let transcript = self.path().join(".state/terminal.txt");
+        let mut child = self
+            .env(Command::new("script").args(["-qec", &e.text, "/dev/null"]))
+            .stdin(Stdio::piped())
+            .stdout(fs::File::create(&transcript).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap();
+        // stdin stays open until the command ends: script would pass its end on as ^D.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(stdin);
+        let text = fs::read_to_string(&transcript).unwrap_or_default();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{}: `{}` failed at a terminal ({status:?}); the screen:\n{text}",
+            e.source,
+            e.text
+        );
+        eprintln!("{what}: ran `{}` at a terminal", e.text);
+    }
+
+    /// Runs the commands as one script, in order (so `digest=$(...)` carries over); panics
+    /// naming the first that failed, with the trace. Each command's status is checked after
+    /// it, which is stricter than `sh -e` (that lets a failure on the left of `&&` pass).
+    pub fn run(&self, what: &str, examples: &[&Example]) {
+        let mut script = String::from("set -x -o pipefail\n");
+        for (i, e) in examples.iter().enumerate() {
+            script.push_str(&format!(
+                "{}\nrc=$?; if [ $rc -ne 0 ]; then echo \"EXAMPLE {i} FAILED\" >&2; exit $rc; fi\n",
+                e.text
+            ));
+        }
+        let file = self.path().join(".state/examples.sh");
+        fs::write(&file, script).unwrap();
+        let out = self.env(Command::new("bash").arg(&file)).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             return;
