@@ -107,6 +107,7 @@ pub enum Command {
     #[command(after_help = PUSH_EXAMPLES, override_usage = "imgbuild push [OPTIONS] <IMAGE> <REF>...")]
     Push(PushArgs),
     /// Print a shell completion script
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
     /// Store credentials for a registry (they are checked on first use, not now)
     #[command(after_help = LOGIN_HELP)]
@@ -118,6 +119,19 @@ pub enum Command {
     #[command(after_help = CACHE_HELP, disable_help_subcommand = true)]
     Cache(CacheArgs),
 }
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash (with bash-completion): loaded from here on first use
+  mkdir -p ~/.local/share/bash-completion/completions
+  imgbuild completions bash > ~/.local/share/bash-completion/completions/imgbuild
+
+  # zsh: a directory on $fpath (add fpath+=(~/.zfunc) before compinit in ~/.zshrc)
+  mkdir -p ~/.zfunc && imgbuild completions zsh > ~/.zfunc/_imgbuild
+
+  # fish
+  mkdir -p ~/.config/fish/completions
+  imgbuild completions fish > ~/.config/fish/completions/imgbuild.fish";
 
 const LOGIN_HELP: &str = "\
 login stores credentials; they are checked on first use. The registry is not contacted.

@@ -325,7 +325,15 @@ fn issue_12_every_help_example_runs_verbatim() {
             &offer,
         ));
     }
-    for sub in ["build", "inspect", "export", "push", "login", "logout"] {
+    for sub in [
+        "build",
+        "inspect",
+        "export",
+        "push",
+        "login",
+        "logout",
+        "completions",
+    ] {
         assert!(
             with_examples.iter().any(|s| s == sub),
             "imgbuild {sub} --help has no Examples: block (found them for {with_examples:?})"
