@@ -114,10 +114,18 @@ fn readme_examples() -> Vec<Example> {
     out
 }
 
-/// The "Examples:" block of `imgbuild SUB --help` (or of `imgbuild --help` for ""), dedented.
-fn help_examples(sub: &str) -> Option<String> {
-    let help =
-        stdout(imgbuild_cmd(Path::new("/")).args([sub, "--help"].iter().filter(|a| !a.is_empty())));
+/// `imgbuild PATH --help` (PATH: "", "build", "cache info", ...).
+fn help_of(path: &str) -> String {
+    stdout(
+        imgbuild_cmd(Path::new("/"))
+            .args(path.split_whitespace())
+            .arg("--help"),
+    )
+}
+
+/// The "Examples:" block of `imgbuild PATH --help`, dedented.
+fn help_examples(path: &str) -> Option<String> {
+    let help = help_of(path);
     let rest = help.split_once("\nExamples:\n")?.1;
     let block: Vec<&str> = rest
         .lines()
@@ -127,16 +135,26 @@ fn help_examples(sub: &str) -> Option<String> {
     Some(block.join("\n"))
 }
 
-/// The subcommands listed under "Commands:" in `imgbuild --help`.
-fn subcommands() -> Vec<String> {
-    let help = stdout(imgbuild_cmd(Path::new("/")).arg("--help"));
-    let list = help.split_once("Commands:\n").unwrap().1;
-    list.lines()
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_owned)
-        .collect()
+/// Every command: "" (imgbuild itself), then what the "Commands:" lists name, nested ones
+/// too ("cache info").
+fn command_paths() -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut i = 0;
+    while i < out.len() {
+        let help = help_of(&out[i]);
+        if let Some((_, list)) = help.split_once("Commands:\n") {
+            let names: Vec<String> = list
+                .lines()
+                .take_while(|l| l.starts_with("  "))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|name| *name != "help")
+                .map(|name| format!("{} {name}", out[i]).trim().to_owned())
+                .collect();
+            out.extend(names);
+        }
+        i += 1;
+    }
+    out
 }
 
 fn stdout(c: &mut assert_cmd::Command) -> String {
@@ -270,6 +288,13 @@ fn issue_12_every_readme_command_runs_verbatim() {
     assert!(status.success());
     scratch.file("dist/server", "#!/bin/sh\necho serving\n");
     scratch.file("dist/static/index.html", "<h1>app</h1>\n");
+    // --layer's app with its dependency trees; --platform-context's site and per-platform trees.
+    scratch.file("app/index.js", "require('left-pad')\n");
+    scratch.file("app/node_modules/left-pad/index.js", "module.exports = 1\n");
+    scratch.file("app/vendor/lib/a.php", "<?php\n");
+    scratch.file("site/index.html", "<h1>site</h1>\n");
+    scratch.file("out/amd64/bin/tool", "amd64\n");
+    scratch.file("out/arm64/bin/tool", "arm64\n");
 
     let examples = readme_examples();
     for heading in [
@@ -305,8 +330,9 @@ fn issue_12_every_help_example_runs_verbatim() {
     };
     let mut used = Vec::new();
     let mut with_examples = Vec::new();
-    let subs = subcommands();
-    for sub in std::iter::once("").chain(subs.iter().map(String::as_str)) {
+    let paths = command_paths();
+    assert!(paths.iter().any(|p| p == "cache prune"), "{paths:?}");
+    for sub in paths.iter().map(String::as_str) {
         let Some(block) = help_examples(sub) else {
             continue;
         };
