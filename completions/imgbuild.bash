@@ -130,7 +130,7 @@ _imgbuild() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "linux/amd64 linux/arm64 linux/arm64/v8 linux/arm/v7 linux/arm/v6 linux/386 linux/ppc64le linux/s390x linux/riscv64 amd64 arm64 arm 386 ppc64le s390x riscv64 x86_64 aarch64 armhf armel i386 i686" -- "${cur}"))
                     return 0
                     ;;
                 --base)
@@ -400,7 +400,7 @@ _imgbuild() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "linux/amd64 linux/arm64 linux/arm64/v8 linux/arm/v7 linux/arm/v6 linux/386 linux/ppc64le linux/s390x linux/riscv64 amd64 arm64 arm 386 ppc64le s390x riscv64 x86_64 aarch64 armhf armel i386 i686" -- "${cur}"))
                     return 0
                     ;;
                 --tag)
@@ -626,7 +626,7 @@ _imgbuild() {
             fi
             case "${prev}" in
                 --platform)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "linux/amd64 linux/arm64 linux/arm64/v8 linux/arm/v7 linux/arm/v6 linux/386 linux/ppc64le linux/s390x linux/riscv64 amd64 arm64 arm 386 ppc64le s390x riscv64 x86_64 aarch64 armhf armel i386 i686" -- "${cur}"))
                     return 0
                     ;;
                 --raw)

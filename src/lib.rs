@@ -141,3 +141,15 @@ pub fn stdout_is_image(cli: &Cli) -> bool {
         Command::Export(args) => args.output.as_os_str() == "-",
     }
 }
+
+/// Whether `--json` puts its document on stderr, the image itself going to stdout. The
+/// document is then all of stderr: status lines, warnings (they are in the document) and
+/// progress are left out, as with `-q`, so that stderr parses as JSON.
+pub fn json_on_stderr(cli: &Cli) -> bool {
+    let json = match &cli.command {
+        Command::Build(args) => args.json,
+        Command::Export(args) => args.json,
+        _ => false,
+    };
+    json && stdout_is_image(cli)
+}

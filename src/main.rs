@@ -9,7 +9,9 @@ use imgbuild::ui::{Printer, report};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = Printer::from_args(&cli.global);
+    let mut printer = Printer::from_args(&cli.global);
+    // With the image on stdout, `--json` goes to stderr, whole: no status lines around it.
+    printer.quiet |= imgbuild::json_on_stderr(&cli);
     let cancel = imgbuild::Cancel::new();
     if let Err(e) = imgbuild::interrupt::install(&cancel) {
         printer.warn(&format!("Ctrl-C will not clean up temporary files: {e}"));

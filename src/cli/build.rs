@@ -77,7 +77,9 @@ pub struct BuildArgs {
         help_heading = "Platforms and base",
         long,
         value_name = "PLATFORM",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = super::values::PlatformValue,
+        hide_possible_values = true
     )]
     pub platform: Vec<String>,
 

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod build;
 mod cache;
 mod registry;
+mod values;
 
 use self::build::BUILD_EXAMPLES;
 pub use self::build::{BuildArgs, CompressionChoice, OutputFormat};
@@ -106,6 +107,7 @@ pub enum Command {
     #[command(after_help = PUSH_EXAMPLES, override_usage = "imgbuild push [OPTIONS] <IMAGE> <REF>...")]
     Push(PushArgs),
     /// Print a shell completion script
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
     /// Store credentials for a registry (they are checked on first use, not now)
     #[command(after_help = LOGIN_HELP)]
@@ -117,6 +119,19 @@ pub enum Command {
     #[command(after_help = CACHE_HELP, disable_help_subcommand = true)]
     Cache(CacheArgs),
 }
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash (with bash-completion): loaded from here on first use
+  mkdir -p ~/.local/share/bash-completion/completions
+  imgbuild completions bash > ~/.local/share/bash-completion/completions/imgbuild
+
+  # zsh: a directory on $fpath (add fpath+=(~/.zfunc) before compinit in ~/.zshrc)
+  mkdir -p ~/.zfunc && imgbuild completions zsh > ~/.zfunc/_imgbuild
+
+  # fish
+  mkdir -p ~/.config/fish/completions
+  imgbuild completions fish > ~/.config/fish/completions/imgbuild.fish";
 
 const LOGIN_HELP: &str = "\
 login stores credentials; they are checked on first use. The registry is not contacted.
@@ -182,7 +197,7 @@ pub struct InspectArgs {
     pub image: String,
 
     /// Which platform's manifest to show for a multi-platform image
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", value_parser = values::PlatformValue, hide_possible_values = true)]
     pub platform: Option<String>,
 
     /// Print one JSON document instead of the human-readable summary
@@ -243,7 +258,7 @@ pub struct ExportArgs {
 
     /// Keep only this platform of a multi-platform image (required for rootfs formats when
     /// the image has several)
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", value_parser = values::PlatformValue, hide_possible_values = true)]
     pub platform: Option<String>,
 
     /// Name the exported image NAME[:TAG] (repeatable) instead of keeping its tags

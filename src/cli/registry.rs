@@ -6,9 +6,14 @@ use clap::Args;
 
 pub(super) const PUSH_EXAMPLES: &str = "\
 Examples:
-  imgbuild push app.tar registry.example.com/team/app:1.4
+  # The digest of what was pushed is printed on stdout
+  imgbuild push app.tar localhost:5000/team/app:1.4
+
+  # An image of a layout directory, under two tags
   imgbuild push oci:layout:app:1.4 localhost:5000/app:1.4 localhost:5000/app:latest
-  imgbuild push app.tar gitea.cnoe.localtest.me:8443/giteaAdmin/app:1 --ca-cert ca.crt";
+
+  # A registry with a self-signed certificate (as local clusters make)
+  imgbuild push app.tar localhost:5443/team/app:1 --ca-cert ca.crt";
 
 /// How registries are reached: flags shared by every command that talks to one.
 #[derive(Debug, Args, Clone, Default)]

@@ -66,12 +66,35 @@ fn verbatim_examples(roff: &[u8]) -> Vec<u8> {
 
 /// The man pages: `imgbuild.1` and one per subcommand (`imgbuild-build.1`, ...), as
 /// (file name, roff) pairs.
+/// clap_mangen leaves visible aliases out: add them to each flag's help, as `--help` shows them
+/// (`[aliases: --json-file]`), so the man page names every spelling.
+fn with_visible_aliases(mut cmd: clap::Command) -> clap::Command {
+    let ids: Vec<clap::Id> = cmd
+        .get_arguments()
+        .filter(|a| a.get_visible_aliases().is_some())
+        .map(|a| a.get_id().clone())
+        .collect();
+    for id in ids {
+        cmd = cmd.mut_arg(id, |a| {
+            let aliases: Vec<String> = a
+                .get_visible_aliases()
+                .unwrap_or_default()
+                .iter()
+                .map(|s| format!("--{s}"))
+                .collect();
+            let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+            a.help(format!("{help} [aliases: {}]", aliases.join(", ")))
+        });
+    }
+    cmd
+}
+
 pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
     fn collect(cmd: clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
             collect(sub, out)?;
         }
-        let man = clap_mangen::Man::new(cmd);
+        let man = clap_mangen::Man::new(with_visible_aliases(cmd));
         let mut bytes = Vec::new();
         man.render(&mut bytes).context("rendering a man page")?;
         out.push((man.get_filename(), verbatim_examples(&bytes)));

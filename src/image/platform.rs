@@ -21,6 +21,34 @@ const KNOWN: &str = "linux/amd64, linux/arm64[/v8], linux/arm/v7, linux/arm/v6, 
                      linux/ppc64le, linux/s390x, linux/riscv64, or an architecture alone (amd64, \
                      arm64, ...) or alias (x86_64, aarch64, armhf, armel, i386, i686)";
 
+/// What shell completion offers for `--platform` (each parses; any other value is still
+/// accepted and checked by [`Platform::parse`]): the platforms README lists, then each
+/// architecture and alias alone, which means linux.
+pub const CANDIDATES: &[(&str, &str)] = &[
+    ("linux/amd64", "64-bit x86"),
+    ("linux/arm64", "64-bit Arm (stored as variant v8)"),
+    ("linux/arm64/v8", "64-bit Arm"),
+    ("linux/arm/v7", "32-bit Arm, hard float"),
+    ("linux/arm/v6", "32-bit Arm (Raspberry Pi 1, Zero)"),
+    ("linux/386", "32-bit x86"),
+    ("linux/ppc64le", "64-bit POWER, little-endian"),
+    ("linux/s390x", "IBM Z"),
+    ("linux/riscv64", "64-bit RISC-V"),
+    ("amd64", "linux/amd64"),
+    ("arm64", "linux/arm64/v8"),
+    ("arm", "linux/arm/v7"),
+    ("386", "linux/386"),
+    ("ppc64le", "linux/ppc64le"),
+    ("s390x", "linux/s390x"),
+    ("riscv64", "linux/riscv64"),
+    ("x86_64", "alias of linux/amd64"),
+    ("aarch64", "alias of linux/arm64/v8"),
+    ("armhf", "alias of linux/arm/v7"),
+    ("armel", "alias of linux/arm/v6"),
+    ("i386", "alias of linux/386"),
+    ("i686", "alias of linux/386"),
+];
+
 /// Whether `word` names an architecture (not an OS): a bare `aarch64` is `linux/aarch64`.
 fn is_arch(word: &str) -> bool {
     matches!(
@@ -250,6 +278,20 @@ mod tests {
         rejects!("windows/amd64", "only linux");
         rejects!("linux/sparc", "unknown architecture 'sparc'");
         rejects!("linux/arm64/v7", "not a variant");
+    }
+
+    #[test]
+    fn every_completion_candidate_parses_to_what_its_help_says() {
+        for (value, help) in CANDIDATES {
+            let parsed = Platform::parse(value).unwrap().to_string();
+            if let Some(full) = help.strip_prefix("alias of ") {
+                assert_eq!(parsed, full, "{value}");
+            } else if help.starts_with("linux/") {
+                assert_eq!(parsed, *help, "{value}");
+            } else {
+                assert!(parsed.starts_with(value), "{value}: {parsed}");
+            }
+        }
     }
 
     #[test]

@@ -142,3 +142,58 @@ fn help_has_examples_for_the_real_use_cases() {
         .clone();
     assert!(String::from_utf8(top).unwrap().contains("Exit status:"));
 }
+
+/// #12: every flag the issue added has a completion in each shell, an entry in the man page,
+/// a place in README's usage and a CHANGELOG line.
+#[test]
+fn issue_12_every_new_flag_has_a_completion_a_man_entry_and_a_changelog_line() {
+    let read = |rel: &str| fs::read_to_string(repo(rel)).unwrap();
+    let man = read("man/imgbuild-build.1");
+    let (readme, changelog) = (read("README.md"), read("CHANGELOG.md"));
+    let unreleased = changelog.split("\n## [").nth(1).unwrap();
+    for flag in [
+        "--env-file",
+        "--label-file",
+        "--stop-signal",
+        "--volume",
+        "--metadata-file",
+        "--json-file",
+    ] {
+        for shell in SHELLS {
+            let script = String::from_utf8(completion(shell)).unwrap();
+            let name = flag.trim_start_matches('-');
+            assert!(script.contains(name), "{shell:?} completion lacks {flag}");
+        }
+        let roff = flag.replace('-', "\\-");
+        assert!(man.contains(&roff), "man page lacks {flag}");
+        assert!(readme.contains(flag), "README lacks {flag}");
+        let line = unreleased
+            .lines()
+            .find(|l| l.contains(&format!("`{flag}")) || l.contains(&format!("`build {flag}")));
+        assert!(
+            line.is_some_and(|l| l.ends_with("(#12).")),
+            "no CHANGELOG line ending (#12) names {flag}"
+        );
+    }
+}
+
+/// #12: the help and README say that .gitignore applies (unlike Docker) and why, and README
+/// says how to name one image of an archive with several tags.
+#[test]
+fn issue_12_help_and_readme_say_gitignore_applies_and_how_to_name_one_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = imgbuild_cmd(dir.path())
+        .args(["build", "--help"])
+        .assert()
+        .success();
+    let help = String::from_utf8(help.get_output().stdout.clone()).unwrap();
+    let no_ignore = help.split("--no-ignore\n").nth(1).unwrap();
+    let first = no_ignore.lines().next().unwrap();
+    assert!(
+        first.contains(".gitignore") && first.contains("unlike Docker"),
+        "the first help line of --no-ignore: {first:?}"
+    );
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    assert!(readme.contains("Docker does not read `.gitignore`; imgbuild does, because"));
+    assert!(readme.contains("`oci-archive:app.tar:TAG`"));
+}

@@ -45,7 +45,8 @@ pub fn require_root() -> bool {
     root
 }
 
-fn skip(why: &str) {
+/// Prints `skipping: WHY` on stderr, or panics when `IMGBUILD_REQUIRE_INTEROP=1`.
+pub fn skip(why: &str) {
     let required = std::env::var("IMGBUILD_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
     assert!(
         !required,

@@ -284,3 +284,184 @@ fn issue_12_completion_offers_files_for_images_and_directories_for_the_context()
     );
     assert!(zsh.contains("zstd\\:\""), "--compression values");
 }
+
+#[test]
+fn issue_12_completion_offers_the_known_platforms_and_aliases() {
+    let script = |name: &str| {
+        std::fs::read_to_string(format!("{}/completions/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    };
+    let (bash, zsh, fish) = (
+        script("imgbuild.bash"),
+        script("_imgbuild"),
+        script("imgbuild.fish"),
+    );
+    // bash: the words offered after `build --platform`.
+    let after = bash.split("--platform)").nth(1).unwrap();
+    let words = after.split('"').nth(1).unwrap();
+    let words: Vec<&str> = words.split_whitespace().collect();
+    // zsh: the platform option of build, with its (value\:"help" ...) list, one per line.
+    let from = zsh.find("'*--platform=[Target platform").unwrap();
+    let zsh_platform = zsh[from..from + zsh[from..].find("))'").unwrap()].replace("((", "\n");
+    // fish: build's --platform line, with value<TAB>help entries, one per line.
+    let from = fish.find("using_subcommand build\" -l platform").unwrap();
+    let fish_platform = &fish[from..from + fish[from..].find("'\"\n").unwrap()];
+    for platform in [
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/arm/v6",
+        "linux/386",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/riscv64",
+        "x86_64",
+        "aarch64",
+        "armhf",
+        "armel",
+        "i386",
+        "i686",
+        "arm64",
+    ] {
+        assert!(
+            words.contains(&platform),
+            "bash lacks {platform}: {words:?}"
+        );
+        let zsh_value = format!("\n{platform}\\:\"");
+        assert!(
+            zsh_platform.contains(&zsh_value),
+            "zsh lacks {platform}: {zsh_platform}"
+        );
+        assert!(
+            fish_platform.contains(&format!("{platform}\\t")),
+            "fish lacks {platform}: {fish_platform}"
+        );
+    }
+    // Still any value, and comma lists; --help does not list the candidates.
+    let t = TestContext::new();
+    t.file("a.txt", "a\n");
+    t.build("two.tar", &["--platform", "aarch64,linux/s390x", "-q"])
+        .assert()
+        .success();
+    t.build("bad.tar", &["--platform", "linux/sparc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("aarch64"));
+    let help = t.cmd().args(["build", "--help"]).assert().success();
+    let help = String::from_utf8(help.get_output().stdout.clone()).unwrap();
+    assert!(
+        !help.contains("armel"),
+        "--help lists the platform candidates"
+    );
+}
+
+/// `--progress plain` is one style everywhere: every stderr line is a status line (a verb
+/// right-aligned to column 12, then text) or a warning, never `imgbuild: ...`, and the last
+/// line is the result with its totals.
+#[test]
+fn issue_12_progress_plain_is_one_style_with_a_final_totals_line() {
+    let t = TestContext::new();
+    for i in 0..40 {
+        t.file(format!("d/f{i}"), format!("{i}\n"));
+    }
+    t.build("base.tar", &["-q", "-t", "base:1"])
+        .assert()
+        .success();
+    let plain = ["--progress", "plain"];
+    let runs: Vec<Vec<&str>> = vec![
+        vec![
+            "build",
+            "ctx",
+            "-o",
+            "out/app.tar",
+            "--base",
+            "out/base.tar",
+        ],
+        vec!["build", "ctx", "-o", "-"],
+        vec![
+            "export",
+            "out/app.tar",
+            "--format",
+            "rootfs-dir",
+            "-o",
+            "out/rootfs",
+        ],
+        vec!["export", "out/app.tar", "--format", "rootfs-tar", "-o", "-"],
+        vec![
+            "export",
+            "out/app.tar",
+            "--format",
+            "docker-archive",
+            "-o",
+            "out/d.tar",
+        ],
+        vec!["inspect", "--verify", "out/app.tar"],
+    ];
+    for args in runs {
+        let run = t.cmd().args(&args).args(plain).assert().success();
+        let err = String::from_utf8(run.get_output().stderr.clone()).unwrap();
+        let verb = |line: &str| -> Option<String> {
+            let (head, rest) = (line.get(..12)?, line.get(12..)?);
+            let word = head.trim_start();
+            let ok = !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_alphabetic())
+                && word.starts_with(|c: char| c.is_ascii_uppercase())
+                && rest.starts_with([' ', ':']);
+            ok.then(|| word.to_owned())
+        };
+        for line in err.lines() {
+            assert!(
+                verb(line).is_some() || line.starts_with("warning: "),
+                "{args:?}: a line not in the status style: {line:?}\n{err}"
+            );
+        }
+        let last = err.lines().last().and_then(verb);
+        assert!(
+            matches!(last.as_deref(), Some("Wrote" | "Verified")),
+            "{args:?}: the last line is not the result:\n{err}"
+        );
+        assert!(
+            err.lines()
+                .last()
+                .unwrap()
+                .chars()
+                .any(|c| c.is_ascii_digit()),
+            "{args:?}: the last line states no totals:\n{err}"
+        );
+    }
+}
+
+/// With the image on stdout, `--json` goes to stderr: then it is all of stderr (no status
+/// lines, warnings or progress around it; the warnings are in the document).
+#[test]
+fn issue_12_json_on_stderr_has_no_status_lines_around_it() {
+    let t = TestContext::new();
+    t.file("a.txt", "a\n").file(".env", "TOKEN=1\n");
+    t.build("img.tar", &["-q"]).assert().success();
+    for args in [
+        vec!["build", "ctx", "-o", "-", "--json", "--progress", "plain"],
+        vec![
+            "export",
+            "out/img.tar",
+            "--format",
+            "rootfs-tar",
+            "-o",
+            "-",
+            "--json",
+        ],
+    ] {
+        let out = t.cmd().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}: no image on stdout");
+        let err = String::from_utf8(out.stderr).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&err)
+            .unwrap_or_else(|e| panic!("{args:?}: stderr is not one JSON document ({e}):\n{err}"));
+        assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
+        if args[0] == "build" {
+            assert!(
+                doc["warnings"][0].as_str().unwrap().contains(".env"),
+                "{doc}"
+            );
+        }
+    }
+}

@@ -17,6 +17,8 @@ mod issue10_output; // the Printer is the only output; progress frames (#10, #12
 mod issue11_faults; // retries, 413, one-request uploads, Ctrl-C mid-push, podman run (#11)
 mod issue11_registry; // build --push, push, pulls, TLS, auth against a real registry (#11)
 mod issue12_cli; // hints that work, bare architectures, buildx -o refused, ignored paths, tags (#12)
+mod issue12_examples; // every README sh command and --help example runs verbatim (#12)
+mod issue12_scratch; // the scratch directory, fixtures and script runner of issue12_examples
 mod issue13_layers; // --layer, --platform-context: layers, unpacking, history, podman run (#13)
 mod issue13_cache; // the layer cache in builds: reuse, wrong-hit traps, damage, concurrency, bounds (#13)
 mod issue13_cache_cmd; // cache info, cache prune: the layer cache's state and cleaning (#13)

@@ -54,6 +54,16 @@ impl Registry {
     /// Starts a registry of `kind` and waits (up to 20 s) until it answers `GET /v2/`; panics
     /// with its log on failure. Call [`super::require_registry`] first to skip when missing.
     pub fn start(kind: Kind) -> Registry {
+        Registry::start_at(kind, None).unwrap_or_else(|log| panic!("{log}"))
+    }
+
+    /// As [`Registry::start`], on `127.0.0.1:PORT`; Err(the log) when that port is taken (for
+    /// documented commands naming `localhost:5000`).
+    pub fn start_on(kind: Kind, port: u16) -> Result<Registry, String> {
+        Registry::start_at(kind, Some(port))
+    }
+
+    fn start_at(kind: Kind, fixed: Option<u16>) -> Result<Registry, String> {
         let dir = tempfile::Builder::new()
             .prefix("imgbuild-registry-")
             .tempdir()
@@ -68,7 +78,7 @@ impl Registry {
         if kind == Kind::TlsBasic {
             certs::write_htpasswd(&dir.path().join("htpasswd"), USER, PASSWORD);
         }
-        let port = super::free_port();
+        let port = fixed.unwrap_or_else(super::free_port);
         let mut reg = Registry {
             kind,
             port,
@@ -83,14 +93,17 @@ impl Registry {
             fs::write(&config, reg.config()).unwrap();
             reg.spawn(&config);
             match reg.wait_ready(Duration::from_secs(20)) {
-                Ok(()) => return reg,
-                Err(log) if log.contains("address already in use") => {
+                Ok(()) => return Ok(reg),
+                Err(log) if log.contains("address already in use") && fixed.is_none() => {
                     reg.port = super::free_port();
                 }
-                Err(log) => panic!("{log}"),
+                Err(log) => return Err(log),
             }
         }
-        panic!("docker-registry found no free port:\n{}", reg.log());
+        Err(format!(
+            "docker-registry found no free port:\n{}",
+            reg.log()
+        ))
     }
 
     fn config(&self) -> String {
