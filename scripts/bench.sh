@@ -122,6 +122,7 @@ for tree in $trees; do
   done <<EOF2
 base-none#tar | openssl dgst -sha256 (SHA-NI)#tar -cf - -C $src . | tee >(wc -c > $dir/size.txt) | openssl dgst -sha256
 none-sum#tar | sha256sum#tar -cf - -C $src . | sha256sum
+none-tee#tar | tee FILE | openssl dgst -sha256; sync#tar -cf - -C $src . | tee $dir/out.tar | openssl dgst -sha256 && sync $dir/out.tar
 none-img#imgbuild --compression none#$bin build $src -o $dir/out.tar -q --compression none --no-cache
 base-gzip#tar | pigz -p2 -6 | sha256sum (both hashes)#tar -cf - -C $src . | tee >(sha256sum >/dev/null) | pigz -p2 -6 | tee >(wc -c > $dir/size.txt) | sha256sum
 gzip-gz1#tar | gzip -6 | sha256sum#tar -cf - -C $src . | gzip -6 | tee >(wc -c > $dir/size.txt) | sha256sum

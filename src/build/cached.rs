@@ -17,6 +17,7 @@
 //! layer is built as without a cache.
 
 use std::io::{Read, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -214,26 +215,67 @@ fn discard(hit: Hit, warnings: &mut Vec<String>) {
     }
 }
 
-/// Copy `from` to its end into `out`, hashing it; its digest and size.
+/// Copy `from` to its end into `out`, hashing it; its digest and size. The read and the
+/// hash run on a thread of their own while the previous chunk is written, so a hit costs
+/// about the larger of the two, not their sum.
 fn copy_hashed(
     from: &mut std::fs::File,
     out: &mut dyn Write,
     cancel: &Cancel,
 ) -> Result<(Sha256Sum, u64)> {
-    let mut buf = vec![0u8; 1 << 20];
+    const POOL: usize = 4;
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<(Vec<u8>, usize)>(POOL);
+        let (back, pool) = sync_channel::<Vec<u8>>(POOL + 1);
+        for _ in 0..POOL {
+            let _ = back.send(vec![0u8; 1 << 20]);
+        }
+        let reader = scope.spawn(move || read_hashed(from, &tx, &pool, cancel));
+        let written = (|| -> Result<()> {
+            while let Ok((buf, n)) = rx.recv() {
+                out.write_all(&buf[..n]).context("writing layer")?;
+                let _ = back.send(buf);
+            }
+            Ok(())
+        })();
+        // Dropping our ends stops the reader if the write failed.
+        drop((rx, back));
+        let read = reader
+            .join()
+            .map_err(|_| anyhow!("the cached layer's reader panicked"))?;
+        written?;
+        read
+    })
+}
+
+/// Read `from` to its end in chunks from `pool`, hashing each, and send them on.
+fn read_hashed(
+    from: &mut std::fs::File,
+    tx: &SyncSender<(Vec<u8>, usize)>,
+    pool: &Receiver<Vec<u8>>,
+    cancel: &Cancel,
+) -> Result<(Sha256Sum, u64)> {
     let mut hash = Sha256::new();
     let mut size = 0u64;
     loop {
         cancel.check()?;
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading a cached layer"),
+        let Ok(mut buf) = pool.recv() else {
+            anyhow::bail!("the copy of a cached layer stopped");
         };
+        let n = loop {
+            match from.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context("reading a cached layer"),
+            }
+        };
+        if n == 0 {
+            return Ok((Sha256Sum::from_hasher(hash), size));
+        }
         hash.update(&buf[..n]);
-        out.write_all(&buf[..n]).context("writing layer")?;
         size += n as u64;
+        if tx.send((buf, n)).is_err() {
+            anyhow::bail!("the copy of a cached layer stopped");
+        }
     }
-    Ok((Sha256Sum::from_hasher(hash), size))
 }
