@@ -1,10 +1,11 @@
-//! `LayerWriter`: the single streaming pass. Each file of the context is opened once (never
-//! following a symlink, never blocking on a fifo), checked against what the walk saw, and
-//! exactly `size` bytes are copied; a file that shrinks, grows or is modified meanwhile is an
-//! error naming it, never a corrupt layer. Digests and sizes are known only after `finish`.
+//! `LayerWriter`: the single streaming pass. File contents come from `prefetch`, which opens
+//! each file once (never following a symlink, never blocking on a fifo), checks it against
+//! what the walk saw and reads exactly `size` bytes; a file that shrinks, grows or is modified
+//! meanwhile is an error naming it, never a corrupt layer. Digests and sizes are known only
+//! after `finish`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -16,12 +17,11 @@ use super::header::{self, HeaderOptions};
 use super::prefetch::{Piece, Prefetch};
 use crate::cancel::Cancel;
 use crate::compress::{Algorithm, Compression, Encoder};
-use crate::context::{ContextEntry, EntryKind, walk::host_path};
+use crate::context::{ContextEntry, EntryKind};
 use crate::digest::{HashWriter, Sha256Sum};
 use crate::error::FileChanged;
 use crate::progress::Progress;
 
-const COPY_CHUNK: usize = 1 << 20;
 const SINK_BUFFER: usize = 256 << 10;
 
 /// What a finished layer is: known only after the last byte went through.
@@ -46,13 +46,12 @@ pub struct LayerWriter<W: Write> {
     out: Pipeline<W>,
     media_type: MediaType,
     header_buf: Vec<u8>,
-    copy_buf: Vec<u8>,
     /// With `record_entries`: a digest of each entry's tar bytes, to name the first entry
     /// where two builds differ (`--check-reproducible`).
     log: Option<EntryLog>,
     /// Checked before every entry and between chunks of a file.
     cancel: Cancel,
-    /// While `append_hashed` copies a file: the sha256 of its content.
+    /// After `hash_next_content`: the sha256 of the next file's content.
     content: Option<Sha256>,
 }
 
@@ -110,7 +109,6 @@ impl<W: Write> LayerWriter<W> {
             out: BufWriter::with_capacity(SINK_BUFFER, HashWriter::new(encoder)),
             media_type: compression.media_type(),
             header_buf: Vec::with_capacity(2048),
-            copy_buf: vec![0; COPY_CHUNK],
             log: None,
             cancel,
             content: None,
@@ -222,81 +220,6 @@ impl<W: Write> LayerWriter<W> {
         Self::emit(&mut self.out, &mut self.log, &[0u8; 512][..pad])?;
         progress.advance(0, 1);
         Ok(())
-    }
-
-    /// Append one context entry; regular files are read from under `root`.
-    pub fn append(
-        &mut self,
-        root: &Path,
-        entry: &ContextEntry,
-        opts: &HeaderOptions,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        self.cancel.check()?;
-        self.header_buf.clear();
-        header::encode_entry(entry, opts, &mut self.header_buf)
-            .with_context(|| format!("adding '{}' to the layer", entry.display_path()))?;
-        self.start_entry(&entry.rel_path);
-        if entry.kind != EntryKind::File {
-            return Self::emit(&mut self.out, &mut self.log, &self.header_buf);
-        }
-        let path = host_path(root, &entry.rel_path);
-        let mut file = open_checked(&path, entry)?;
-        Self::emit(&mut self.out, &mut self.log, &self.header_buf)?;
-        self.copy_exact(&mut file, entry, progress)?;
-        let pad = header::padding(entry.size);
-        Self::emit(&mut self.out, &mut self.log, &[0u8; 512][..pad])?;
-        let after = file
-            .metadata()
-            .with_context(|| format!("reading metadata of '{}'", entry.display_path()))?;
-        if after.size() != entry.size
-            || after.mtime() != entry.mtime
-            || after.mtime_nsec() != entry.mtime_nsec
-            || after.ctime() != entry.ctime
-            || after.ctime_nsec() != entry.ctime_nsec
-        {
-            return Err(changed(entry, "modified while it was read"));
-        }
-        progress.advance(0, 1);
-        Ok(())
-    }
-
-    fn copy_exact(
-        &mut self,
-        file: &mut File,
-        entry: &ContextEntry,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        let mut left = entry.size;
-        while left > 0 {
-            self.cancel.check()?;
-            let want = left.min(self.copy_buf.len() as u64) as usize;
-            let n = match file.read(&mut self.copy_buf[..want]) {
-                Ok(0) => return Err(changed(entry, "it shrank")),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| format!("reading '{}'", entry.display_path()));
-                }
-            };
-            Self::emit(&mut self.out, &mut self.log, &self.copy_buf[..n])?;
-            if let Some(h) = &mut self.content {
-                h.update(&self.copy_buf[..n]);
-            }
-            left -= n as u64;
-            progress.advance(n as u64, 0);
-        }
-        let mut probe = [0u8; 1];
-        loop {
-            match file.read(&mut probe) {
-                Ok(0) => return Ok(()),
-                Ok(_) => return Err(changed(entry, "it grew")),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| format!("reading '{}'", entry.display_path()));
-                }
-            }
-        }
     }
 
     /// Write the end-of-archive blocks, finish the compressor, and return the blob writer
